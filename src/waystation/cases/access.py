@@ -1,0 +1,89 @@
+"""Who may see and do what with a person's case. The one place where case access is decided.
+
+``case_for_user`` answers 404 for a case the user may not know exists and 403 for one they may see but may not
+change in the way asked. No view queries the case tables without going through here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from waystation.accounts.models import Role, User
+from waystation.cases.models import Person
+from waystation.cases.models.person import normalise_case_code
+from waystation.network.models import OPEN_MOVEMENT_STATUSES, Movement
+from waystation.network.selectors import with_place
+
+
+class Need(StrEnum):
+    VIEW = "view"  # the case exists, coded fields, name, place on the route
+    VIEW_FULL = "view_full"  # history, notes, narrative, contacts, care records
+    NEEDS = "needs"  # record a needs assessment
+    CARE = "care"  # services, notes, plan, referrals, tasks, consent, family, identity
+    HISTORY = "history"  # exploitation history
+    STATUS = "status"  # change status, close the case
+    MOVE = "move"  # plan and record movements
+    ASSIGN = "assign"  # assign caseworkers
+
+
+ROLE_NEEDS: dict[str, frozenset[Need]] = {
+    Role.KEEPER: frozenset({Need.VIEW, Need.NEEDS, Need.MOVE}),
+    Role.CASEWORKER: frozenset({Need.VIEW, Need.VIEW_FULL, Need.NEEDS, Need.CARE, Need.HISTORY, Need.STATUS}),
+    Role.COORDINATOR: frozenset(Need),
+}
+
+# The sensitive person fields each role may have revealed. Keepers get what they need to recognise someone.
+PERSON_FIELDS_FOR_ROLE: dict[str, tuple[str, ...]] = {
+    Role.KEEPER: ("name_hangul", "name_romanized"),
+    Role.CASEWORKER: (
+        "name_hangul",
+        "name_romanized",
+        "name_chinese",
+        "aliases",
+        "date_of_birth",
+        "contacts",
+        "narrative",
+    ),
+}
+PERSON_FIELDS_FOR_ROLE[Role.COORDINATOR] = PERSON_FIELDS_FOR_ROLE[Role.CASEWORKER]
+
+
+def can(user: User, need: Need) -> bool:
+    return user.is_active and need in ROLE_NEEDS.get(user.role, frozenset())
+
+
+def works_with_cases(user: User) -> bool:
+    return can(user, Need.VIEW)
+
+
+def visible_persons(user: User) -> QuerySet[Person]:
+    """Every person this user may know exists, annotated with ``place_id`` (their current station)."""
+    persons = with_place(Person.objects.all())
+    if not user.is_active:
+        return persons.none()
+    if user.role == Role.COORDINATOR:
+        return persons
+    if user.role == Role.CASEWORKER:
+        return persons.filter(assignments__worker=user, assignments__ended_at__isnull=True).distinct()
+    if user.role == Role.KEEPER:
+        stations = list(user.kept_stations.values_list("id", flat=True))
+        heading_here = Movement.objects.filter(to_station__in=stations, status__in=OPEN_MOVEMENT_STATUSES)
+        return persons.filter(Q(place_id__in=stations) | Q(id__in=heading_here.values("person_id")))
+    return persons.none()
+
+
+def case_for_user(user: User, case_code: str, need: Need = Need.VIEW) -> Person:
+    person = visible_persons(user).filter(case_code=normalise_case_code(case_code)).first()
+    if person is None:
+        raise Http404
+    if not can(user, need):
+        raise PermissionDenied
+    return person
+
+
+def person_fields_for(user: User) -> tuple[str, ...]:
+    return PERSON_FIELDS_FOR_ROLE.get(user.role, ())

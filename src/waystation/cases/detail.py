@@ -1,0 +1,94 @@
+"""What the case page shows, for whom: one reveal (one audit event) for all the sensitive values on the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from waystation.accounts.models import User
+from waystation.cases.access import Need, can, person_fields_for
+from waystation.cases.choices import INVERSE_RELATION, ConsentScope, NeedArea
+from waystation.cases.models import Person
+from waystation.cases.services import times_sold
+from waystation.network.access import visible_stations
+from waystation.network.models import Station
+from waystation.network.selectors import current_station_id, open_movement
+from waystation.vault.reveal import reveal_onto
+
+
+def _current_consents(person: Person) -> list[dict[str, Any]]:
+    latest: dict[tuple[str, int | None], Any] = {}
+    for c in person.consents.select_related("partner").order_by("recorded_at", "id"):
+        latest[(c.scope, c.partner_id)] = c
+    labels = dict(ConsentScope.choices)
+    return [
+        {"label": labels[c.scope], "partner": c.partner, "given": c.given, "at": c.recorded_at} for c in latest.values()
+    ]
+
+
+def _family(person: Person) -> list[dict[str, Any]]:
+    """Each relative with what they are to this person (a link stores what its ``person`` is to its ``relative``)."""
+    rows = []
+    for link in person.family_links.select_related("relative"):
+        inverse = INVERSE_RELATION[link.relation]  # type: ignore[index]
+        rows.append({"relative": link.relative, "relation": inverse.label, "stateless": link.stateless})
+    for link in person.family_links_in.select_related("person"):
+        rows.append({"relative": link.person, "relation": link.get_relation_display(), "stateless": link.stateless})
+    return rows
+
+
+def case_page_context(user: User, person: Person) -> dict[str, Any]:
+    full = can(user, Need.VIEW_FULL)
+    movements = list(person.movements.select_related("from_station", "to_station").order_by("planned_at", "id"))
+    reveal_items: list[tuple[models.Model, list[str]]] = [(person, list(person_fields_for(user)))]
+    context: dict[str, Any] = {
+        "person": person,
+        "full": full,
+        "movements": movements,
+        "open_movement": open_movement(person.pk),
+        "here": Station.objects.filter(pk=current_station_id(person.pk)).first(),
+        "can": {need.value: can(user, need) for need in Need},
+        "now": timezone.now(),
+        "reachable_stations": visible_stations(user),
+    }
+    if full:
+        episodes = list(person.episodes.all())
+        assessments = list(person.assessments.select_related("assessed_by")[:5])
+        goals = list(person.goals.all())
+        services = list(person.services.select_related("provider", "partner")[:100])
+        referrals = list(person.referrals.select_related("partner"))
+        tasks = list(person.tasks.select_related("assigned_to"))
+        notes = list(person.notes.select_related("author")[:100])
+        reveal_items += [(m, ["note"]) for m in movements if m.note]
+        reveal_items += [(e, ["note"]) for e in episodes]
+        reveal_items += [(a, ["note"]) for a in assessments]
+        reveal_items += [(g, ["description"]) for g in goals]
+        reveal_items += [(s, ["note"]) for s in services]
+        reveal_items += [(r, ["note"]) for r in referrals]
+        reveal_items += [(t, ["detail"]) for t in tasks]
+        reveal_items += [(n, ["text"]) for n in notes]
+        context.update(
+            episodes=episodes,
+            times_sold=times_sold(person),
+            assessments=assessments,
+            need_areas=NeedArea.choices,
+            goals=goals,
+            services=services,
+            referrals=referrals,
+            tasks=tasks,
+            notes=notes,
+            consents=_current_consents(person),
+            family=_family(person),
+            assignments=person.assignments.filter(ended_at__isnull=True).select_related("worker"),
+        )
+    else:
+        context["assessments"] = list(person.assessments.select_related("assessed_by")[:1])
+        context["need_areas"] = NeedArea.choices
+    reveal_onto(user=user, items=reveal_items, purpose="case_page", case_id=person.id)
+    for assessment in context["assessments"]:
+        assessment.levels = [(label, getattr(assessment, f"get_{code}_display")()) for code, label in NeedArea.choices]
+        if not full:
+            assessment.revealed = {}
+    return context

@@ -1,0 +1,100 @@
+"""The person in care, their family links and their consent."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from waystation.cases.choices import CaseStatus, ConsentScope, Province, Relation, Sex
+from waystation.vault.fields import SensitiveBinaryField, SensitiveTextField
+
+# No 0/O, 1/I, 2/Z, 5/S, 6/G, 8/B: a code read aloud over a bad phone line or copied by hand survives.
+CASE_CODE_ALPHABET = "ACDEFHJKLMNPRTUVWXY3479"
+CASE_CODE_LENGTH = 8
+
+
+def new_case_code() -> str:
+    """A random code like ``KX7M-4RT9``. Random, so that codes reveal neither order nor count."""
+    raw = "".join(secrets.choice(CASE_CODE_ALPHABET) for _ in range(CASE_CODE_LENGTH))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def normalise_case_code(text: str) -> str:
+    raw = "".join(ch for ch in text.upper() if ch.isalnum())
+    return f"{raw[:4]}-{raw[4:]}" if len(raw) == CASE_CODE_LENGTH else text.strip().upper()
+
+
+class Person(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case_code = models.CharField(_("case code"), max_length=9, unique=True, default=new_case_code, editable=False)
+
+    # Coded, non-identifying: plaintext so that lists, filters and figures need no decryption.
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
+    birth_year = models.PositiveSmallIntegerField(_("birth year"), null=True, blank=True)
+    origin_province = models.CharField(
+        _("province of origin"), max_length=20, choices=Province.choices, default=Province.UNKNOWN
+    )
+    left_nk_month = models.DateField(_("month left North Korea"), null=True, blank=True)
+    first_contact_month = models.DateField(_("month of first contact"), null=True, blank=True)
+    languages = models.JSONField(_("languages"), default=list, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=CaseStatus.choices, default=CaseStatus.CONTACTED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    # Sensitive: encrypted by the vault, revealed only through vault.reveal.
+    name_hangul = SensitiveTextField(_("name in Hangul"))
+    name_romanized = SensitiveTextField(_("romanized name"))
+    name_chinese = SensitiveTextField(_("Chinese name"))
+    aliases = SensitiveTextField(_("aliases"), help_text=_("One per line."))
+    date_of_birth = SensitiveTextField(_("exact date of birth"))
+    contacts = SensitiveTextField(_("contacts"))
+    narrative = SensitiveTextField(_("narrative"))
+    photo = SensitiveBinaryField(_("photo"))
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status"]), models.Index(fields=["sex", "birth_year"])]
+        verbose_name = _("person")
+        verbose_name_plural = _("persons")
+
+    def __str__(self) -> str:
+        return self.case_code  # never a name: str() ends up in logs and error pages
+
+
+class FamilyLink(models.Model):
+    """``person`` is the ``relation`` of ``relative`` (a mother and the children born in China, often stateless)."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="family_links")
+    relative = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="family_links_in")
+    relation = models.CharField(_("relation"), max_length=20, choices=Relation.choices)
+    stateless = models.BooleanField(_("relative is stateless"), default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "relative"], name="unique_family_link"),
+            models.CheckConstraint(condition=~models.Q(person=models.F("relative")), name="family_link_not_self"),
+        ]
+
+
+class Consent(models.Model):
+    """One consent decision. The person's current consent for a scope is the latest record for it."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="consents")
+    scope = models.CharField(_("scope"), max_length=20, choices=ConsentScope.choices)
+    partner = models.ForeignKey(
+        "cases.Partner", on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("partner")
+    )
+    given = models.BooleanField(_("given"))
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+        indexes = [models.Index(fields=["person", "scope", "recorded_at"])]

@@ -1,0 +1,369 @@
+"""Case pages. Each view: parse, check access (``cases.access``), call one service, render."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from waystation.accounts.models import User
+from waystation.cases import care_services, services
+from waystation.cases.access import Need, can, case_for_user, person_fields_for, visible_persons
+from waystation.cases.forms import (
+    AssignForm,
+    CaseFilterForm,
+    ConsentForm,
+    EpisodeForm,
+    FamilyLinkForm,
+    GoalForm,
+    NeedsForm,
+    NoteForm,
+    PersonEditForm,
+    ReferralForm,
+    RegisterArrivalForm,
+    ServiceForm,
+    StatusForm,
+    TaskForm,
+)
+from waystation.cases.models import Person
+from waystation.cases.models.person import normalise_case_code
+from waystation.lib.errors import ServiceError
+from waystation.network.access import visible_stations
+from waystation.network.models import Station
+from waystation.vault.reveal import reveal_onto
+from waystation.web.forms import errors_text, run_service
+
+PAGE_SIZE = 50
+NAME_FIELDS = ("name_hangul", "name_romanized")
+
+
+def _reveal_names(user: User, persons: list[Person], purpose: str) -> None:
+    fields = [f for f in NAME_FIELDS if f in person_fields_for(user)]
+    reveal_onto(user=user, items=[(p, fields) for p in persons], purpose=purpose)
+
+
+def _filtered(user: User, form: CaseFilterForm) -> QuerySet[Person]:
+    persons = visible_persons(user)
+    if not form.is_valid():
+        return persons.none()
+    data = form.cleaned_data
+    if data["q"]:
+        persons = persons.filter(case_code=normalise_case_code(data["q"]))
+    if data["status"]:
+        persons = persons.filter(status=data["status"])
+    if data["station"]:
+        persons = persons.filter(place_id=data["station"].pk)
+    if data["sex"]:
+        persons = persons.filter(sex=data["sex"])
+    if data["year"]:
+        persons = persons.filter(first_contact_month__year=data["year"])
+    return persons.order_by("-first_contact_month", "case_code")
+
+
+@require_safe
+def case_list(request: HttpRequest) -> HttpResponse:
+    if not can(request.user, Need.VIEW):
+        raise PermissionDenied
+    stations = visible_stations(request.user)
+    form = CaseFilterForm(request.GET or None, stations=stations)
+    if not request.GET:
+        form = CaseFilterForm({}, stations=stations)
+    page = Paginator(_filtered(request.user, form), PAGE_SIZE).get_page(request.GET.get("page"))
+    persons = list(page.object_list)
+    _reveal_names(request.user, persons, purpose="case_list")
+    station_names = dict(Station.objects.filter(pk__in={p.place_id for p in persons}).values_list("pk", "code_name"))
+    for p in persons:
+        p.place_name = station_names.get(p.place_id, "")  # type: ignore[attr-defined]
+    template = "cases/case_rows.html" if request.headers.get("HX-Request") else "cases/case_list.html"
+    return render(request, template, {"form": form, "page": page, "persons": persons})
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest) -> HttpResponse:
+    if not (can(request.user, Need.MOVE) and can(request.user, Need.VIEW)):
+        raise PermissionDenied
+    full = can(request.user, Need.VIEW_FULL)
+    form = RegisterArrivalForm(request.POST or None, stations=visible_stations(request.user), full=full)
+    if request.method == "POST" and form.is_valid():
+        person = run_service(form, services.person_register, actor=request.user, **form.cleaned_data)
+        if person is not None:
+            messages.success(request, _("Registered as case %(code)s.") % {"code": person.case_code})
+            return redirect("cases:detail", person.case_code)
+    return render(
+        request, "web/form.html", {"form": form, "title": _("Register an arrival"), "submit_label": _("Register")}
+    )
+
+
+@require_safe
+def detail(request: HttpRequest, code: str) -> HttpResponse:
+    from waystation.cases.detail import case_page_context
+
+    person = case_for_user(request.user, code, Need.VIEW)
+    return render(request, "cases/detail.html", case_page_context(request.user, person))
+
+
+def _case_form(
+    request: HttpRequest,
+    code: str,
+    *,
+    need: Need,
+    form_class: type[forms.Form],
+    service: Callable[..., Any],
+    title: str,
+    done: str,
+    to_kwargs: Callable[[dict[str, Any]], dict[str, Any]] = dict,
+    initial: dict[str, Any] | None = None,
+) -> HttpResponse:
+    """The one shape of every small case form: check access, validate, call the service, back to the case."""
+    person = case_for_user(request.user, code, need)
+    form = form_class(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+
+        def call() -> Any:
+            return service(actor=request.user, person=person, **to_kwargs(form.cleaned_data))
+
+        if run_service(form, call) is not None:
+            messages.success(request, done)
+            return redirect("cases:detail", person.case_code)
+    return render(request, "web/form.html", {"form": form, "title": title, "person": person})
+
+
+@require_http_methods(["GET", "POST"])
+def edit(request: HttpRequest, code: str) -> HttpResponse:
+    person = case_for_user(request.user, code, Need.CARE)
+    current = {name: getattr(person, name) for name in PersonEditForm.base_fields}
+    reveal_onto(user=request.user, items=[(person, list(person_fields_for(request.user)))], purpose="edit")
+    current.update(person.revealed)  # type: ignore[attr-defined]
+    return _case_form(
+        request,
+        code,
+        need=Need.CARE,
+        form_class=PersonEditForm,
+        service=services.person_update,
+        title=_("Edit the person's details"),
+        done=_("Saved."),
+        initial=current,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def change_status(request: HttpRequest, code: str) -> HttpResponse:
+    return _case_form(
+        request,
+        code,
+        need=Need.STATUS,
+        form_class=StatusForm,
+        service=services.person_set_status,
+        title=_("Change status"),
+        done=_("Status changed."),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def close(request: HttpRequest, code: str) -> HttpResponse:
+    person = case_for_user(request.user, code, Need.STATUS)
+    if request.method == "POST":
+        form = StatusForm({"status": "closed"})
+        form.is_valid()
+        if run_service(form, services.person_set_status, actor=request.user, person=person, status="closed"):
+            messages.success(request, _("The case is closed."))
+            return redirect("cases:detail", person.case_code)
+        messages.error(request, errors_text(form))
+    return render(
+        request,
+        "cases/confirm.html",
+        {
+            "person": person,
+            "title": _("Close this case"),
+            "button": _("Close the case"),
+            "text": _("Closing keeps the record; it no longer counts as in care."),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def consent(request: HttpRequest, code: str) -> HttpResponse:
+    return _case_form(
+        request,
+        code,
+        need=Need.CARE,
+        form_class=ConsentForm,
+        service=services.consent_record,
+        title=_("Record consent"),
+        done=_("Consent recorded."),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def family(request: HttpRequest, code: str) -> HttpResponse:
+    def to_kwargs(data: dict[str, Any]) -> dict[str, Any]:
+        relative = visible_persons(request.user).filter(case_code=normalise_case_code(data["relative"])).first()
+        if relative is None:
+            raise ServiceError(_("No case with this code."), field="relative")
+        return {**data, "relative": relative}
+
+    return _case_form(
+        request,
+        code,
+        need=Need.CARE,
+        form_class=FamilyLinkForm,
+        service=services.family_link_add,
+        title=_("Link a relative"),
+        done=_("Relative linked."),
+        to_kwargs=to_kwargs,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def episode(request: HttpRequest, code: str) -> HttpResponse:
+    return _case_form(
+        request,
+        code,
+        need=Need.HISTORY,
+        form_class=EpisodeForm,
+        service=services.episode_add,
+        title=_("Add an exploitation episode"),
+        done=_("Episode recorded."),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def needs(request: HttpRequest, code: str) -> HttpResponse:
+    def to_kwargs(data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "assessed_on": data["assessed_on"],
+            "risk_level": data["risk_level"],
+            "note": data["note"],
+            "levels": {k: v for k, v in data.items() if k not in ("assessed_on", "risk_level", "note")},
+        }
+
+    return _case_form(
+        request,
+        code,
+        need=Need.NEEDS,
+        form_class=NeedsForm,
+        service=care_services.needs_assess,
+        title=_("Assess needs"),
+        done=_("Assessment recorded."),
+        to_kwargs=to_kwargs,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def goal(request: HttpRequest, code: str) -> HttpResponse:
+    return _case_form(
+        request,
+        code,
+        need=Need.CARE,
+        form_class=GoalForm,
+        service=care_services.goal_add,
+        title=_("Add a care plan goal"),
+        done=_("Goal added."),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def service(request: HttpRequest, code: str) -> HttpResponse:
+    return _case_form(
+        request,
+        code,
+        need=Need.CARE,
+        form_class=ServiceForm,
+        service=care_services.service_record,
+        title=_("Record a service"),
+        done=_("Service recorded."),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def referral(request: HttpRequest, code: str) -> HttpResponse:
+    return _case_form(
+        request,
+        code,
+        need=Need.CARE,
+        form_class=ReferralForm,
+        service=care_services.referral_make,
+        title=_("Refer to a partner"),
+        done=_("Referral made."),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def task(request: HttpRequest, code: str) -> HttpResponse:
+    return _case_form(
+        request,
+        code,
+        need=Need.CARE,
+        form_class=TaskForm,
+        service=care_services.task_add,
+        title=_("Add a follow-up task"),
+        done=_("Task added."),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def note(request: HttpRequest, code: str) -> HttpResponse:
+    return _case_form(
+        request,
+        code,
+        need=Need.CARE,
+        form_class=NoteForm,
+        service=care_services.note_add,
+        title=_("Add a note"),
+        done=_("Note added."),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def assign(request: HttpRequest, code: str) -> HttpResponse:
+    return _case_form(
+        request,
+        code,
+        need=Need.ASSIGN,
+        form_class=AssignForm,
+        service=care_services.assignment_set,
+        title=_("Assign a caseworker"),
+        done=_("Caseworker assigned."),
+    )
+
+
+@require_POST
+def task_done(request: HttpRequest, code: str, task_id: int) -> HttpResponse:
+    person = case_for_user(request.user, code, Need.CARE)
+    task_obj = person.tasks.filter(pk=task_id).first()
+    if task_obj is None:
+        raise Http404
+    form = forms.Form()
+    if run_service(form, care_services.task_done, actor=request.user, task=task_obj) is None:
+        messages.error(request, errors_text(form))
+    return redirect("cases:detail", person.case_code)
+
+
+@require_POST
+def goal_status(request: HttpRequest, code: str, goal_id: int) -> HttpResponse:
+    person = case_for_user(request.user, code, Need.CARE)
+    goal_obj = person.goals.filter(pk=goal_id).first()
+    if goal_obj is None:
+        raise Http404
+    form = forms.Form(request.POST)
+    if (
+        run_service(
+            form,
+            care_services.goal_set_status,
+            actor=request.user,
+            goal=goal_obj,
+            status=request.POST.get("status", ""),
+        )
+        is None
+    ):
+        messages.error(request, errors_text(form))
+    return redirect("cases:detail", person.case_code)

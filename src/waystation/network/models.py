@@ -1,0 +1,117 @@
+"""The route: stations, legs between them, and the movements of people along it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from waystation.vault.fields import SensitiveTextField
+
+
+class Country(models.TextChoices):
+    CHINA = "CN", _("China")
+    LAOS = "LA", _("Laos")
+    THAILAND = "TH", _("Thailand")
+    VIETNAM = "VN", _("Vietnam")
+    MONGOLIA = "MN", _("Mongolia")
+    CAMBODIA = "KH", _("Cambodia")
+    MYANMAR = "MM", _("Myanmar")
+    SOUTH_KOREA = "KR", _("South Korea")
+    OTHER = "XX", _("Other")
+
+
+class StationKind(models.TextChoices):
+    SAFE_HOUSE = "safe_house", _("Safe house")
+    TRANSIT = "transit", _("Transit point")
+    PARTNER = "partner", _("Partner")
+    PROCESSING = "processing", _("Processing / embassy")
+    DESTINATION = "destination", _("Destination")
+
+
+class StationStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    COMPROMISED = "compromised", _("Compromised")
+    CLOSED = "closed", _("Closed")
+
+
+class Station(models.Model):
+    """A place on the route, known only by its code name and a coarse region; never an address."""
+
+    code_name = models.CharField(_("code name"), max_length=40, unique=True)
+    country = models.CharField(_("country"), max_length=2, choices=Country.choices)
+    region = models.CharField(_("region"), max_length=80, help_text=_("Coarse region only, never an address."))
+    kind = models.CharField(_("kind"), max_length=20, choices=StationKind.choices)
+    capacity = models.PositiveSmallIntegerField(_("capacity"), default=0)
+    status = models.CharField(_("status"), max_length=20, choices=StationStatus.choices, default=StationStatus.ACTIVE)
+    keepers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="kept_stations", verbose_name=_("keepers")
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["code_name"]
+        verbose_name = _("station")
+
+    def __str__(self) -> str:
+        return self.code_name
+
+
+class Leg(models.Model):
+    """A usual passage between two stations."""
+
+    from_station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="legs_out")
+    to_station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="legs_in")
+    usual_days = models.PositiveSmallIntegerField(_("usual duration (days)"))
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["from_station", "to_station"], name="unique_leg")]
+        verbose_name = _("leg")
+
+    def __str__(self) -> str:
+        return f"{self.from_station} → {self.to_station}"
+
+
+class MovementStatus(models.TextChoices):
+    PLANNED = "planned", _("Planned")
+    UNDER_WAY = "under_way", _("Under way")
+    ARRIVED = "arrived", _("Arrived")
+    FAILED = "failed", _("Failed")
+    INTERCEPTED = "intercepted", _("Intercepted")
+
+
+OPEN_MOVEMENT_STATUSES = (MovementStatus.PLANNED, MovementStatus.UNDER_WAY)
+
+
+class Movement(models.Model):
+    """A person's passage from one station to the next. Intake at the first station has no origin.
+
+    A person's place on the route is the destination of their latest arrived movement; it is derived, never
+    stored (see ``network.selectors``).
+    """
+
+    person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="movements")
+    from_station = models.ForeignKey(
+        Station, on_delete=models.PROTECT, null=True, blank=True, related_name="departures"
+    )
+    to_station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="arrivals")
+    status = models.CharField(_("status"), max_length=20, choices=MovementStatus.choices)
+    planned_at = models.DateTimeField(_("planned at"))
+    departed_at = models.DateTimeField(_("departed at"), null=True, blank=True)
+    expected_arrival = models.DateTimeField(_("expected arrival"), null=True, blank=True)
+    arrived_at = models.DateTimeField(_("arrived at"), null=True, blank=True, db_index=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = SensitiveTextField(_("note"))
+
+    class Meta:
+        ordering = ["planned_at", "id"]
+        indexes = [
+            models.Index(fields=["person", "status", "arrived_at"]),
+            models.Index(fields=["to_station", "status"]),
+        ]
+        verbose_name = _("movement")
+
+    def __str__(self) -> str:
+        return f"{self.from_station or '—'} → {self.to_station} ({self.status})"

@@ -1,0 +1,85 @@
+"""Reads of the route: a person's place is derived from their movements, never stored."""
+
+from __future__ import annotations
+
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.utils import timezone
+
+from waystation.network.models import OPEN_MOVEMENT_STATUSES, Movement, MovementStatus, Station
+
+
+def place_subquery() -> Subquery:
+    """The station of a person's latest arrived movement (their place on the route)."""
+    latest = Movement.objects.filter(person=OuterRef("pk"), status=MovementStatus.ARRIVED).order_by(
+        "-arrived_at", "-id"
+    )
+    return Subquery(latest.values("to_station")[:1])
+
+
+def with_place(persons: QuerySet) -> QuerySet:  # type: ignore[type-arg]
+    return persons.annotate(place_id=place_subquery())
+
+
+def open_movement(person_id: object) -> Movement | None:
+    return (
+        Movement.objects.filter(person_id=person_id, status__in=OPEN_MOVEMENT_STATUSES)
+        .select_related("from_station", "to_station")
+        .first()
+    )
+
+
+def current_station_id(person_id: object) -> int | None:
+    latest = (
+        Movement.objects.filter(person_id=person_id, status=MovementStatus.ARRIVED)
+        .order_by("-arrived_at", "-id")
+        .values_list("to_station_id", flat=True)
+        .first()
+    )
+    return latest
+
+
+def present_persons() -> QuerySet:  # type: ignore[type-arg]
+    """People staying at a station now: their place, not travelling, and their case still open there."""
+    from waystation.cases.choices import CaseStatus
+    from waystation.cases.models import Person
+
+    away = (
+        CaseStatus.IN_TRANSIT,
+        CaseStatus.DETAINED,
+        CaseStatus.MISSING,
+        CaseStatus.REPATRIATED,
+        CaseStatus.DECEASED,
+        CaseStatus.CLOSED,
+        CaseStatus.RESETTLED,
+    )
+    return with_place(Person.objects.exclude(status__in=away))
+
+
+def occupancy_by_station() -> dict[int, int]:
+    rows = present_persons().values("place_id").annotate(n=Count("id")).values_list("place_id", "n")
+    return {station_id: n for station_id, n in rows if station_id is not None}
+
+
+def stations_with_occupancy(stations: QuerySet[Station]) -> list[Station]:
+    """Stations, each with ``occupancy`` and ``is_full`` set, in one query for the counts."""
+    counts = occupancy_by_station()
+    result = list(stations)
+    for station in result:
+        station.occupancy = counts.get(station.pk, 0)  # type: ignore[attr-defined]
+        station.is_full = bool(station.capacity) and station.occupancy >= station.capacity  # type: ignore[attr-defined]
+    return result
+
+
+def overdue_movements(persons: QuerySet | None = None) -> QuerySet[Movement]:  # type: ignore[type-arg]
+    movements = Movement.objects.filter(status=MovementStatus.UNDER_WAY, expected_arrival__lt=timezone.now())
+    if persons is not None:
+        movements = movements.filter(person__in=persons.values("id"))
+    return movements.select_related("person", "from_station", "to_station").order_by("expected_arrival")
+
+
+def open_movements_to(stations: QuerySet[Station]) -> QuerySet[Movement]:
+    return (
+        Movement.objects.filter(to_station__in=stations, status__in=OPEN_MOVEMENT_STATUSES)
+        .select_related("person", "from_station", "to_station")
+        .order_by("expected_arrival", "planned_at")
+    )

@@ -1,0 +1,184 @@
+"""One settings module, read from the environment; secure unless told otherwise.
+
+Every installation keeps its data in one folder, ``$WAYSTATION_HOME``. ``DATABASE_URL`` selects PostgreSQL
+instead of the SQLite file in that folder. Plain HTTP (no secure cookies, no HSTS) is allowed only when
+``WAYSTATION_DEV_HTTP=1`` is set, which the demo and the tests do.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def waystation_home() -> Path:
+    raw = os.environ.get("WAYSTATION_HOME")
+    if raw:
+        return Path(raw).expanduser().resolve()
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "waystation"
+
+
+def secret_key(home: Path) -> str:
+    """The signing key for sessions and CSRF: from the environment, or a random one kept in the data folder."""
+    from_env = os.environ.get("WAYSTATION_SECRET_KEY")
+    if from_env:
+        if len(from_env) < 50:
+            raise ImproperlyConfigured("WAYSTATION_SECRET_KEY must be at least 50 characters")
+        return from_env
+    path = home / "secret_key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(64))
+    return path.read_text().strip()
+
+
+HOME = waystation_home()
+SECRET_KEY = secret_key(HOME)
+DEBUG = env_bool("WAYSTATION_DEBUG")
+DEV_HTTP = env_bool("WAYSTATION_DEV_HTTP")
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("WAYSTATION_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+
+INSTALLED_APPS = [
+    "waystation.accounts",
+    "waystation.audit",
+    "waystation.network",
+    "waystation.cases",
+    "waystation.web",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "waystation.web.middleware.SecurityHeadersMiddleware",
+    "waystation.web.middleware.LoginRequiredMiddleware",
+]
+
+ROOT_URLCONF = "waystation.urls"
+WSGI_APPLICATION = "waystation.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "web:dashboard"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "waystation.web.context.site",
+            ],
+        },
+    },
+]
+
+_database_url = os.environ.get("DATABASE_URL")
+if _database_url:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": HOME / "waystation.sqlite3",
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ko", "한국어"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "UTC"
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = HOME / "static"
+WHITENOISE_USE_FINDERS = True  # serve straight from the package; `collectstatic` is optional
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},  # no uploads ever reach the disk in clear
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Sessions are short and idle-limited: a laptop left open signs itself out.
+SESSION_COOKIE_AGE = env_int("WAYSTATION_SESSION_MINUTES", 30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Strict"
+CSRF_COOKIE_SAMESITE = "Strict"
+LANGUAGE_COOKIE_SAMESITE = "Strict"
+SESSION_COOKIE_SECURE = not DEV_HTTP
+CSRF_COOKIE_SECURE = not DEV_HTTP
+LANGUAGE_COOKIE_SECURE = not DEV_HTTP
+SECURE_SSL_REDIRECT = not DEV_HTTP and env_bool("WAYSTATION_SSL_REDIRECT", True)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("WAYSTATION_BEHIND_PROXY") else None
+SECURE_HSTS_SECONDS = 0 if DEV_HTTP else 31536000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEV_HTTP
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Where the quick-exit control sends the browser: an ordinary, neutral page.
+QUICK_EXIT_URL = os.environ.get("WAYSTATION_QUICK_EXIT_URL", "https://www.weather.com/")
+
+# Logs never carry personal content: requests are logged by path only, and no case data is ever logged.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

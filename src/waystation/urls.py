@@ -1,0 +1,19 @@
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from waystation.web.views import quick_exit
+
+urlpatterns = [
+    path("accounts/", include("waystation.accounts.urls")),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("exit/", quick_exit, name="quick_exit"),
+    path("", include("waystation.web.urls")),
+    path("cases/", include("waystation.cases.urls")),
+    path("stations/", include("waystation.network.urls")),
+    path("audit/", include("waystation.audit.urls")),
+]
+
+handler400 = "waystation.web.views.bad_request"
+handler403 = "waystation.web.views.permission_denied"
+handler404 = "waystation.web.views.page_not_found"
+handler500 = "waystation.web.views.server_error"

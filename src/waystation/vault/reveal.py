@@ -1,0 +1,70 @@
+"""The single gate through which sensitive values leave storage for display.
+
+Every call writes one ``reveal`` audit event naming the records and the fields (never their content) *before*
+the values are returned; if the event cannot be written, nothing is returned. Views show what this returns,
+never the model attributes themselves.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from django.apps import apps
+from django.db import models, transaction
+
+from waystation.accounts.models import User
+from waystation.audit.services import audit_record
+from waystation.vault.fields import is_sensitive
+
+
+def sensitive_fields() -> dict[str, list[str]]:
+    """Every sensitive column of every model, as ``{"app.model": [field, ...]}``."""
+    found: dict[str, list[str]] = {}
+    for model in apps.get_models():
+        names = [f.name for f in model._meta.get_fields() if is_sensitive(f)]
+        if names:
+            found[model._meta.label_lower] = names
+    return found
+
+
+def _check(obj: models.Model, fields: Sequence[str]) -> None:
+    meta_fields = {f.name: f for f in obj._meta.get_fields()}
+    for name in fields:
+        if name not in meta_fields or not is_sensitive(meta_fields[name]):
+            raise ValueError(f"{obj._meta.label_lower}.{name} is not a sensitive field")
+
+
+def reveal(
+    *,
+    user: User,
+    items: Sequence[tuple[models.Model, Sequence[str]]],
+    purpose: str,
+    case_id: uuid.UUID | None = None,
+) -> list[dict[str, object]]:
+    """Reveal ``fields`` of each object, for ``user`` and ``purpose``; one audit event for the lot."""
+    items = [(obj, list(fields)) for obj, fields in items if fields]
+    if not items:
+        return []
+    for obj, fields in items:
+        _check(obj, fields)
+    targets = [f"{obj._meta.label_lower}:{obj.pk}" for obj, _fields in items]
+    field_names = sorted({f"{obj._meta.model_name}.{name}" for obj, fields in items for name in fields})
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            action="reveal",
+            case_id=case_id,
+            purpose=purpose,
+            details={"targets": targets, "fields": field_names},
+        )
+    return [{name: getattr(obj, name) for name in fields} for obj, fields in items]
+
+
+def reveal_onto(
+    *, user: User, items: Sequence[tuple[models.Model, Sequence[str]]], purpose: str, case_id: uuid.UUID | None = None
+) -> None:
+    """Reveal, and attach each object's values to it as ``obj.revealed`` for the template."""
+    values = iter(reveal(user=user, items=items, purpose=purpose, case_id=case_id))
+    for obj, fields in items:
+        obj.revealed = next(values) if fields else {}  # type: ignore[attr-defined]

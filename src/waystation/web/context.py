@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from waystation.accounts.models import Role
+from waystation.cases.access import Need, can
+from waystation.network.access import can_see_stations
+
+
+def _nav_items(request: HttpRequest) -> list[dict[str, str]]:
+    user = request.user
+    if not user.is_authenticated:
+        return []
+    items = []
+    if can(user, Need.VIEW):
+        items.append({"url": reverse("cases:list"), "label": _("Cases")})
+    if can(user, Need.VIEW) and user.role in (Role.KEEPER, Role.COORDINATOR):
+        items.append({"url": reverse("cases:register"), "label": _("Register an arrival")})
+    if can_see_stations(user):
+        items.append({"url": reverse("network:stations"), "label": _("Stations")})
+    if user.role == Role.AUDITOR:
+        items.append({"url": reverse("audit:events"), "label": _("Audit trail")})
+    if user.role == Role.ADMINISTRATOR:
+        items.append({"url": reverse("accounts:users"), "label": _("Users")})
+    return items
+
+
+def site(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "QUICK_EXIT_URL": settings.QUICK_EXIT_URL,
+        "LANGUAGES": settings.LANGUAGES,
+        "nav_items": _nav_items(request),
+    }

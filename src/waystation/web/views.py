@@ -1,0 +1,86 @@
+"""The dashboard of each role, quick exit, and the error pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_safe
+
+from waystation.accounts.models import Role
+from waystation.cases.access import visible_persons
+from waystation.cases.choices import ENDED_STATUSES, CaseStatus
+from waystation.cases.models import FollowUpTask
+from waystation.network.access import visible_stations
+from waystation.network.models import StationStatus
+from waystation.network.selectors import open_movements_to, overdue_movements, stations_with_occupancy
+from waystation.web.disclosure import suppressed_counts
+
+
+@require_safe
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    context: dict[str, Any] = {"role": user.role}
+    if user.role in (Role.KEEPER, Role.CASEWORKER, Role.COORDINATOR):
+        persons = visible_persons(user)
+        stations = visible_stations(user)
+        context["overdue"] = overdue_movements(persons)[:50]
+        context["open_tasks"] = FollowUpTask.objects.filter(
+            assigned_to=user, done_at__isnull=True, person__in=persons.values("id")
+        ).select_related("person")[:50]
+        context["today"] = timezone.localdate()
+    if user.role == Role.KEEPER:
+        context["stations"] = stations_with_occupancy(stations)
+        context["present"] = persons.exclude(status__in=ENDED_STATUSES).order_by("case_code")[:100]
+        context["incoming"] = open_movements_to(stations)[:50]
+    elif user.role == Role.CASEWORKER:
+        context["cases"] = persons.exclude(status__in=ENDED_STATUSES).order_by("case_code")[:100]
+    elif user.role == Role.COORDINATOR:
+        all_stations = stations_with_occupancy(stations)
+        context["full_stations"] = [s for s in all_stations if s.is_full]  # type: ignore[attr-defined]
+        context["compromised"] = [s for s in all_stations if s.status == StationStatus.COMPROMISED]
+        counts = dict(persons.values_list("status").annotate(n=Count("id")))
+        context["by_status"] = [
+            {"status": code, "label": label, "n": counts[code]} for code, label in CaseStatus.choices if code in counts
+        ]
+        context["unassigned"] = (
+            persons.exclude(status__in=ENDED_STATUSES).exclude(assignments__ended_at__isnull=True).count()
+        )
+    elif user.role == Role.ANALYST:
+        context["figures"] = suppressed_counts()
+    return render(request, "web/dashboard.html", context)
+
+
+@csrf_exempt  # signing out is always safe to trigger; the beacon of the quick-exit script carries no token
+@require_http_methods(["GET", "POST"])
+def quick_exit(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    response = HttpResponseRedirect(settings.QUICK_EXIT_URL)
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    return response
+
+
+def _error(request: HttpRequest, status: int, template: str) -> HttpResponse:
+    return render(request, template, {"status": status}, status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400, "web/error.html")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 403, "web/error.html")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 404, "web/error.html")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _error(request, 500, "web/error.html")
