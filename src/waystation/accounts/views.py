@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
@@ -12,17 +12,18 @@ from waystation.accounts.access import can_manage_users, managed_user_for
 from waystation.accounts.forms import UserCreateForm
 from waystation.accounts.models import User
 from waystation.web.forms import errors_text, run_service
+from waystation.web.types import AuthedHttpRequest
 
 
 @require_safe
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: AuthedHttpRequest) -> HttpResponse:
     if not can_manage_users(request.user):
         raise PermissionDenied
     users = User.objects.order_by("role", "username").prefetch_related("kept_stations")
     return render(request, "accounts/user_list.html", {"users": users})
 
 
-def user_create(request: HttpRequest) -> HttpResponse:
+def user_create(request: AuthedHttpRequest) -> HttpResponse:
     if not can_manage_users(request.user):
         raise PermissionDenied
     form = UserCreateForm(request.POST or None)
@@ -35,7 +36,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def user_set_active(request: HttpRequest, user_id: int) -> HttpResponse:
+def user_set_active(request: AuthedHttpRequest, user_id: int) -> HttpResponse:
     user = managed_user_for(request.user, user_id)
     active = request.POST.get("active") == "1"
     form = UserCreateForm()

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from waystation.accounts.models import Role
 from waystation.audit.models import AuditEvent
+from waystation.web.types import AuthedHttpRequest
 
 
 def can_read_audit(user: object) -> bool:
@@ -15,7 +16,7 @@ def can_read_audit(user: object) -> bool:
 
 
 @require_safe
-def events(request: HttpRequest) -> HttpResponse:
+def events(request: AuthedHttpRequest) -> HttpResponse:
     """Who did what to which case id. Ids and codes only: the trail holds no personal content."""
     if not can_read_audit(request.user):
         raise PermissionDenied

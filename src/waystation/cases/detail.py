@@ -39,6 +39,10 @@ def _family(person: Person) -> list[dict[str, Any]]:
     return rows
 
 
+def _station_or_none(station_id: int | None) -> Station | None:
+    return Station.objects.filter(pk=station_id).first() if station_id is not None else None
+
+
 def case_page_context(user: User, person: Person) -> dict[str, Any]:
     full = can(user, Need.VIEW_FULL)
     movements = list(person.movements.select_related("from_station", "to_station").order_by("planned_at", "id"))
@@ -48,7 +52,7 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
         "full": full,
         "movements": movements,
         "open_movement": open_movement(person.pk),
-        "here": Station.objects.filter(pk=current_station_id(person.pk)).first(),
+        "here": _station_or_none(current_station_id(person.pk)),
         "can": {need.value: can(user, need) for need in Need},
         "now": timezone.now(),
         "reachable_stations": visible_stations(user),

@@ -28,7 +28,7 @@ from waystation.network.models import Station, StationStatus
 from waystation.web.forms import DateInput, MonthField
 
 
-class StationChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class StationChoiceField(forms.ModelChoiceField):
     default_error_messages = {"invalid_choice": _("Unknown station. Choose one from the list.")}
 
     def label_from_instance(self, obj: Station) -> str:
@@ -37,7 +37,7 @@ class StationChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
 
 class CaseFilterForm(forms.Form):
     q = forms.CharField(label=_("Case code"), required=False, max_length=20)
-    status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", _("Any"))] + CaseStatus.choices)
+    status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", _("Any")), *CaseStatus.choices])
     station = StationChoiceField(
         label=_("Station"),
         required=False,
@@ -45,7 +45,7 @@ class CaseFilterForm(forms.Form):
         to_field_name="code_name",
         empty_label=_("Any"),
     )
-    sex = forms.ChoiceField(label=_("Sex"), required=False, choices=[("", _("Any"))] + Sex.choices)
+    sex = forms.ChoiceField(label=_("Sex"), required=False, choices=[("", _("Any")), *Sex.choices])
     year = forms.IntegerField(label=_("Year of first contact"), required=False, min_value=1900, max_value=2100)
 
     def __init__(self, *args: Any, stations: Any, **kwargs: Any) -> None:
@@ -130,7 +130,7 @@ class EpisodeForm(forms.Form):
     start_month = MonthField(label=_("Start month"), required=False)
     end_month = MonthField(label=_("End month"), required=False)
     province_in_china = forms.ChoiceField(
-        label=_("Province in China"), required=False, choices=[("", "—")] + htcds.CHINA_PROVINCES.choices
+        label=_("Province in China"), required=False, choices=[("", "—"), *htcds.CHINA_PROVINCES.choices]
     )
     was_sold = forms.BooleanField(label=_("She was sold into this"), required=False)
     perpetrator_roles = forms.MultipleChoiceField(
@@ -146,10 +146,10 @@ class EpisodeForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     recruitment_method = forms.ChoiceField(
-        label=_("Recruitment method"), required=False, choices=[("", "—")] + htcds.RecruitmentMethod.choices
+        label=_("Recruitment method"), required=False, choices=[("", "—"), *htcds.RecruitmentMethod.choices]
     )
     trafficker_relation = forms.ChoiceField(
-        label=_("Relation to the trafficker"), required=False, choices=[("", "—")] + htcds.TraffickerRelation.choices
+        label=_("Relation to the trafficker"), required=False, choices=[("", "—"), *htcds.TraffickerRelation.choices]
     )
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea)
 

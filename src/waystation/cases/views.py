@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -41,6 +41,7 @@ from waystation.network.access import visible_stations
 from waystation.network.models import Station
 from waystation.vault.reveal import reveal_onto
 from waystation.web.forms import errors_text, run_service
+from waystation.web.types import AuthedHttpRequest
 
 PAGE_SIZE = 50
 NAME_FIELDS = ("name_hangul", "name_romanized")
@@ -61,7 +62,7 @@ def _filtered(user: User, form: CaseFilterForm) -> QuerySet[Person]:
     if data["status"]:
         persons = persons.filter(status=data["status"])
     if data["station"]:
-        persons = persons.filter(place_id=data["station"].pk)
+        persons = persons.filter(place_id=data["station"].pk)  # type: ignore[misc]  # annotation
     if data["sex"]:
         persons = persons.filter(sex=data["sex"])
     if data["year"]:
@@ -70,7 +71,7 @@ def _filtered(user: User, form: CaseFilterForm) -> QuerySet[Person]:
 
 
 @require_safe
-def case_list(request: HttpRequest) -> HttpResponse:
+def case_list(request: AuthedHttpRequest) -> HttpResponse:
     if not can(request.user, Need.VIEW):
         raise PermissionDenied
     stations = visible_stations(request.user)
@@ -82,13 +83,13 @@ def case_list(request: HttpRequest) -> HttpResponse:
     _reveal_names(request.user, persons, purpose="case_list")
     station_names = dict(Station.objects.filter(pk__in={p.place_id for p in persons}).values_list("pk", "code_name"))
     for p in persons:
-        p.place_name = station_names.get(p.place_id, "")  # type: ignore[attr-defined]
+        p.place_name = station_names.get(p.place_id, "")
     template = "cases/case_rows.html" if request.headers.get("HX-Request") else "cases/case_list.html"
     return render(request, template, {"form": form, "page": page, "persons": persons})
 
 
 @require_http_methods(["GET", "POST"])
-def register(request: HttpRequest) -> HttpResponse:
+def register(request: AuthedHttpRequest) -> HttpResponse:
     if not (can(request.user, Need.MOVE) and can(request.user, Need.VIEW)):
         raise PermissionDenied
     full = can(request.user, Need.VIEW_FULL)
@@ -104,7 +105,7 @@ def register(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def detail(request: HttpRequest, code: str) -> HttpResponse:
+def detail(request: AuthedHttpRequest, code: str) -> HttpResponse:
     from waystation.cases.detail import case_page_context
 
     person = case_for_user(request.user, code, Need.VIEW)
@@ -112,7 +113,7 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def _case_form(
-    request: HttpRequest,
+    request: AuthedHttpRequest,
     code: str,
     *,
     need: Need,
@@ -138,7 +139,7 @@ def _case_form(
 
 
 @require_http_methods(["GET", "POST"])
-def edit(request: HttpRequest, code: str) -> HttpResponse:
+def edit(request: AuthedHttpRequest, code: str) -> HttpResponse:
     person = case_for_user(request.user, code, Need.CARE)
     current = {name: getattr(person, name) for name in PersonEditForm.base_fields}
     reveal_onto(user=request.user, items=[(person, list(person_fields_for(request.user)))], purpose="edit")
@@ -156,7 +157,7 @@ def edit(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def change_status(request: HttpRequest, code: str) -> HttpResponse:
+def change_status(request: AuthedHttpRequest, code: str) -> HttpResponse:
     return _case_form(
         request,
         code,
@@ -169,7 +170,7 @@ def change_status(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def close(request: HttpRequest, code: str) -> HttpResponse:
+def close(request: AuthedHttpRequest, code: str) -> HttpResponse:
     person = case_for_user(request.user, code, Need.STATUS)
     if request.method == "POST":
         form = StatusForm({"status": "closed"})
@@ -191,7 +192,7 @@ def close(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def consent(request: HttpRequest, code: str) -> HttpResponse:
+def consent(request: AuthedHttpRequest, code: str) -> HttpResponse:
     return _case_form(
         request,
         code,
@@ -204,7 +205,7 @@ def consent(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def family(request: HttpRequest, code: str) -> HttpResponse:
+def family(request: AuthedHttpRequest, code: str) -> HttpResponse:
     def to_kwargs(data: dict[str, Any]) -> dict[str, Any]:
         relative = visible_persons(request.user).filter(case_code=normalise_case_code(data["relative"])).first()
         if relative is None:
@@ -224,7 +225,7 @@ def family(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def episode(request: HttpRequest, code: str) -> HttpResponse:
+def episode(request: AuthedHttpRequest, code: str) -> HttpResponse:
     return _case_form(
         request,
         code,
@@ -237,7 +238,7 @@ def episode(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def needs(request: HttpRequest, code: str) -> HttpResponse:
+def needs(request: AuthedHttpRequest, code: str) -> HttpResponse:
     def to_kwargs(data: dict[str, Any]) -> dict[str, Any]:
         return {
             "assessed_on": data["assessed_on"],
@@ -259,7 +260,7 @@ def needs(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def goal(request: HttpRequest, code: str) -> HttpResponse:
+def goal(request: AuthedHttpRequest, code: str) -> HttpResponse:
     return _case_form(
         request,
         code,
@@ -272,7 +273,7 @@ def goal(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def service(request: HttpRequest, code: str) -> HttpResponse:
+def service(request: AuthedHttpRequest, code: str) -> HttpResponse:
     return _case_form(
         request,
         code,
@@ -285,7 +286,7 @@ def service(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def referral(request: HttpRequest, code: str) -> HttpResponse:
+def referral(request: AuthedHttpRequest, code: str) -> HttpResponse:
     return _case_form(
         request,
         code,
@@ -298,7 +299,7 @@ def referral(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def task(request: HttpRequest, code: str) -> HttpResponse:
+def task(request: AuthedHttpRequest, code: str) -> HttpResponse:
     return _case_form(
         request,
         code,
@@ -311,7 +312,7 @@ def task(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def note(request: HttpRequest, code: str) -> HttpResponse:
+def note(request: AuthedHttpRequest, code: str) -> HttpResponse:
     return _case_form(
         request,
         code,
@@ -324,7 +325,7 @@ def note(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def assign(request: HttpRequest, code: str) -> HttpResponse:
+def assign(request: AuthedHttpRequest, code: str) -> HttpResponse:
     return _case_form(
         request,
         code,
@@ -337,7 +338,7 @@ def assign(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_POST
-def task_done(request: HttpRequest, code: str, task_id: int) -> HttpResponse:
+def task_done(request: AuthedHttpRequest, code: str, task_id: int) -> HttpResponse:
     person = case_for_user(request.user, code, Need.CARE)
     task_obj = person.tasks.filter(pk=task_id).first()
     if task_obj is None:
@@ -349,7 +350,7 @@ def task_done(request: HttpRequest, code: str, task_id: int) -> HttpResponse:
 
 
 @require_POST
-def goal_status(request: HttpRequest, code: str, goal_id: int) -> HttpResponse:
+def goal_status(request: AuthedHttpRequest, code: str, goal_id: int) -> HttpResponse:
     person = case_for_user(request.user, code, Need.CARE)
     goal_obj = person.goals.filter(pk=goal_id).first()
     if goal_obj is None:

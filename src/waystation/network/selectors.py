@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
@@ -16,11 +18,11 @@ def place_subquery() -> Subquery:
     return Subquery(latest.values("to_station")[:1])
 
 
-def with_place(persons: QuerySet) -> QuerySet:  # type: ignore[type-arg]
+def with_place(persons: QuerySet) -> QuerySet:
     return persons.annotate(place_id=place_subquery())
 
 
-def open_movement(person_id: object) -> Movement | None:
+def open_movement(person_id: uuid.UUID) -> Movement | None:
     return (
         Movement.objects.filter(person_id=person_id, status__in=OPEN_MOVEMENT_STATUSES)
         .select_related("from_station", "to_station")
@@ -28,7 +30,7 @@ def open_movement(person_id: object) -> Movement | None:
     )
 
 
-def current_station_id(person_id: object) -> int | None:
+def current_station_id(person_id: uuid.UUID) -> int | None:
     latest = (
         Movement.objects.filter(person_id=person_id, status=MovementStatus.ARRIVED)
         .order_by("-arrived_at", "-id")
@@ -38,7 +40,7 @@ def current_station_id(person_id: object) -> int | None:
     return latest
 
 
-def present_persons() -> QuerySet:  # type: ignore[type-arg]
+def present_persons() -> QuerySet:
     """People staying at a station now: their place, not travelling, and their case still open there."""
     from waystation.cases.choices import CaseStatus
     from waystation.cases.models import Person
@@ -70,7 +72,7 @@ def stations_with_occupancy(stations: QuerySet[Station]) -> list[Station]:
     return result
 
 
-def overdue_movements(persons: QuerySet | None = None) -> QuerySet[Movement]:  # type: ignore[type-arg]
+def overdue_movements(persons: QuerySet | None = None) -> QuerySet[Movement]:
     movements = Movement.objects.filter(status=MovementStatus.UNDER_WAY, expected_arrival__lt=timezone.now())
     if persons is not None:
         movements = movements.filter(person__in=persons.values("id"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -16,10 +16,11 @@ from waystation.network.forms import LegForm, MoveForm, MovementUpdateForm, Stat
 from waystation.network.models import MovementStatus, Station, StationStatus
 from waystation.network.selectors import open_movements_to, stations_with_occupancy
 from waystation.web.forms import errors_text, run_service
+from waystation.web.types import AuthedHttpRequest
 
 
 @require_safe
-def station_list(request: HttpRequest) -> HttpResponse:
+def station_list(request: AuthedHttpRequest) -> HttpResponse:
     if not can_see_stations(request.user):
         raise PermissionDenied
     stations = stations_with_occupancy(visible_stations(request.user).prefetch_related("keepers"))
@@ -29,10 +30,10 @@ def station_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def station_detail(request: HttpRequest, code_name: str) -> HttpResponse:
+def station_detail(request: AuthedHttpRequest, code_name: str) -> HttpResponse:
     station = station_for_user(request.user, code_name)
     persons = visible_persons(request.user)
-    here = persons.filter(place_id=station.pk).exclude(status__in=["closed", "deceased", "repatriated"])
+    here = persons.filter(place_id=station.pk)  # type: ignore[misc]  # annotated by visible_persons.exclude(status__in=["closed", "deceased", "repatriated"])
     heading = open_movements_to(Station.objects.filter(pk=station.pk)).filter(person__in=persons.values("id"))
     legs = station.legs_out.select_related("to_station")
     occupancy = stations_with_occupancy(Station.objects.filter(pk=station.pk))[0]
@@ -53,7 +54,7 @@ def station_detail(request: HttpRequest, code_name: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def station_create(request: HttpRequest) -> HttpResponse:
+def station_create(request: AuthedHttpRequest) -> HttpResponse:
     if not can_manage_stations(request.user):
         raise PermissionDenied
     form = StationForm(request.POST or None)
@@ -68,7 +69,7 @@ def station_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def station_edit(request: HttpRequest, code_name: str) -> HttpResponse:
+def station_edit(request: AuthedHttpRequest, code_name: str) -> HttpResponse:
     station = station_for_user(request.user, code_name, manage=True)
     initial = {f: getattr(station, f) for f in services.STATION_FIELDS} | {"keepers": station.keepers.all()}
     form = StationForm(request.POST or None, initial=initial)
@@ -82,12 +83,15 @@ def station_edit(request: HttpRequest, code_name: str) -> HttpResponse:
 
 
 @require_POST
-def station_status(request: HttpRequest, code_name: str) -> HttpResponse:
+def station_status(request: AuthedHttpRequest, code_name: str) -> HttpResponse:
     station = station_for_user(request.user, code_name, manage=True)
     form = StationStatusForm(request.POST)
-    if form.is_valid() and run_service(
-        form, services.station_set_status, actor=request.user, station=station, status=form.cleaned_data["status"]
-    ):
+    changed = (
+        run_service(form, services.station_set_status, actor=request.user, station=station, **form.cleaned_data)
+        if form.is_valid()
+        else None
+    )
+    if changed:
         if station.status == StationStatus.COMPROMISED:
             messages.warning(request, _("Marked compromised. Below: who is there and who is heading there."))
         else:
@@ -98,19 +102,21 @@ def station_status(request: HttpRequest, code_name: str) -> HttpResponse:
 
 
 @require_POST
-def leg_set(request: HttpRequest, code_name: str) -> HttpResponse:
+def leg_set(request: AuthedHttpRequest, code_name: str) -> HttpResponse:
     station = station_for_user(request.user, code_name, manage=True)
     form = LegForm(request.POST)
-    if not (
-        form.is_valid()
-        and run_service(form, services.leg_set, actor=request.user, from_station=station, **form.cleaned_data)
-    ):
+    saved = (
+        run_service(form, services.leg_set, actor=request.user, from_station=station, **form.cleaned_data)
+        if form.is_valid()
+        else None
+    )
+    if not saved:
         messages.error(request, errors_text(form))
     return redirect("network:station", station.code_name)
 
 
 @require_http_methods(["GET", "POST"])
-def move(request: HttpRequest, code: str) -> HttpResponse:
+def move(request: AuthedHttpRequest, code: str) -> HttpResponse:
     """Plan (or start) the next movement of a person."""
     person = case_for_user(request.user, code, Need.MOVE)
     stations = Station.objects.filter(status=StationStatus.ACTIVE)
@@ -124,7 +130,7 @@ def move(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_POST
-def movement_update(request: HttpRequest, code: str, movement_id: int) -> HttpResponse:
+def movement_update(request: AuthedHttpRequest, code: str, movement_id: int) -> HttpResponse:
     """Departed, arrived, failed or intercepted."""
     person = case_for_user(request.user, code, Need.MOVE)
     movement = person.movements.select_related("person", "from_station", "to_station").filter(pk=movement_id).first()

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import models
 
 
-class SensitiveTextField(models.TextField):  # type: ignore[type-arg]
+class SensitiveTextField(models.TextField):
     sensitive = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -22,7 +22,7 @@ class SensitiveTextField(models.TextField):  # type: ignore[type-arg]
         super().__init__(*args, **kwargs)
 
 
-class SensitiveBinaryField(models.BinaryField):  # type: ignore[type-arg]
+class SensitiveBinaryField(models.BinaryField):
     sensitive = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -12,11 +12,11 @@ from waystation.cases.access import Need, can
 from waystation.network.access import can_see_stations
 
 
-def _nav_items(request: HttpRequest) -> list[dict[str, str]]:
+def _nav_items(request: HttpRequest) -> list[dict[str, object]]:
     user = request.user
     if not user.is_authenticated:
         return []
-    items = []
+    items: list[dict[str, object]] = []
     if can(user, Need.VIEW):
         items.append({"url": reverse("cases:list"), "label": _("Cases")})
     if can(user, Need.VIEW) and user.role in (Role.KEEPER, Role.COORDINATOR):

@@ -27,7 +27,9 @@ def suppressed_counts() -> list[dict[str, object]]:
     """People in care now, by sex, among those who consented to anonymous statistics."""
     in_care = consenting(Person.objects.exclude(status__in=ENDED_STATUSES), ConsentScope.STATISTICS)
     rows = dict(in_care.values_list("sex").annotate(n=Count("id")))
-    cells = [{"label": label, "value": shown(rows.get(code, 0))} for code, label in Sex.choices]
+    cells: list[dict[str, object]] = [
+        {"label": label, "value": shown(rows.get(code, 0))} for code, label in Sex.choices
+    ]
     if any(c["value"] is None for c in cells):
         return cells
     return [*cells, {"label": _("All"), "value": shown(sum(rows.values()))}]

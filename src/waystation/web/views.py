@@ -21,10 +21,11 @@ from waystation.network.access import visible_stations
 from waystation.network.models import StationStatus
 from waystation.network.selectors import open_movements_to, overdue_movements, stations_with_occupancy
 from waystation.web.disclosure import suppressed_counts
+from waystation.web.types import AuthedHttpRequest
 
 
 @require_safe
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
     context: dict[str, Any] = {"role": user.role}
     if user.role in (Role.KEEPER, Role.CASEWORKER, Role.COORDINATOR):
