@@ -10,6 +10,7 @@ from django.utils import timezone
 from waystation.accounts.models import User
 from waystation.cases.access import Need, can, person_fields_for
 from waystation.cases.choices import INVERSE_RELATION, ConsentScope, NeedArea
+from waystation.cases.forms import PhotoForm
 from waystation.cases.models import Person
 from waystation.cases.services import times_sold
 from waystation.network.access import visible_stations
@@ -20,11 +21,12 @@ from waystation.vault.reveal import reveal_onto
 
 def _current_consents(person: Person) -> list[dict[str, Any]]:
     latest: dict[tuple[str, int | None], Any] = {}
-    for c in person.consents.select_related("partner").order_by("recorded_at", "id"):
+    for c in person.consents.select_related("partner", "recorded_by").order_by("recorded_at", "id"):
         latest[(c.scope, c.partner_id)] = c
     labels = dict(ConsentScope.choices)
     return [
-        {"label": labels[c.scope], "partner": c.partner, "given": c.given, "at": c.recorded_at} for c in latest.values()
+        {"label": labels[c.scope], "partner": c.partner, "given": c.given, "at": c.recorded_at, "by": c.recorded_by}
+        for c in latest.values()
     ]
 
 
@@ -84,6 +86,7 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
             tasks=tasks,
             notes=notes,
             consents=_current_consents(person),
+            photo_form=PhotoForm(),
             family=_family(person),
             assignments=person.assignments.filter(ended_at__isnull=True).select_related("worker"),
         )

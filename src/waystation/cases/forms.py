@@ -221,3 +221,19 @@ class AssignForm(forms.Form):
         self.fields["worker"].queryset = User.objects.filter(  # type: ignore[attr-defined]
             is_active=True, role=Role.CASEWORKER
         ).order_by("username")
+
+
+class PhotoForm(forms.Form):
+    photo = forms.FileField(
+        label=_("Photo"),
+        required=False,
+        help_text=_("JPEG or PNG, at most 2 MB. Only with the person's consent to photos."),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}),
+    )
+    remove = forms.BooleanField(label=_("Remove the photo"), required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("photo") and not data.get("remove"):
+            raise forms.ValidationError(_("Choose a JPEG or PNG photo of at most 2 MB."))
+        return data

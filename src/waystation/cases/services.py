@@ -254,5 +254,29 @@ def episode_add(
     return episode
 
 
+PHOTO_MAX_BYTES = 2 * 1024 * 1024
+PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+
+
+def photo_content_type(data: bytes) -> str | None:
+    return next((kind for magic, kind in PHOTO_TYPES.items() if data.startswith(magic)), None)
+
+
+def person_set_photo(*, actor: User, person: Person, data: bytes | None) -> Person:
+    """Store (or, with ``None``, remove) the person's photo. Storing one needs their current consent to photos."""
+    if data is not None:
+        if not consent_given(person, ConsentScope.PHOTOS):
+            raise ServiceError(_("This person has not consented to photos. Record their consent first."), field="photo")
+        if len(data) > PHOTO_MAX_BYTES or photo_content_type(data) is None:
+            raise ServiceError(_("Choose a JPEG or PNG photo of at most 2 MB."), field="photo")
+    with transaction.atomic():
+        person.photo = data
+        person.save(update_fields=["photo", "updated_at"])
+        audit_record(
+            actor=actor, action="person.photo", target=person, case_id=person.id, details={"removed": data is None}
+        )
+    return person
+
+
 def times_sold(person: Person) -> int:
     return person.episodes.filter(was_sold=True).count()

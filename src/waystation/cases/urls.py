@@ -22,6 +22,7 @@ urlpatterns = [
     path("<str:code>/tasks/new/", views.task, name="task"),
     path("<str:code>/tasks/<int:task_id>/done/", views.task_done, name="task_done"),
     path("<str:code>/notes/new/", views.note, name="note"),
+    path("<str:code>/photo/", views.photo, name="photo"),
     path("<str:code>/assign/", views.assign, name="assign"),
     path("<str:code>/move/", network_views.move, name="move"),
     path("<str:code>/movements/<int:movement_id>/", network_views.movement_update, name="movement_update"),

@@ -28,6 +28,7 @@ from waystation.cases.forms import (
     NeedsForm,
     NoteForm,
     PersonEditForm,
+    PhotoForm,
     ReferralForm,
     RegisterArrivalForm,
     ServiceForm,
@@ -39,7 +40,7 @@ from waystation.cases.models.person import normalise_case_code
 from waystation.lib.errors import ServiceError
 from waystation.network.access import visible_stations
 from waystation.network.models import Station
-from waystation.vault.reveal import reveal_onto
+from waystation.vault.reveal import reveal, reveal_onto
 from waystation.web.forms import errors_text, run_service
 from waystation.web.types import AuthedHttpRequest
 
@@ -367,4 +368,26 @@ def goal_status(request: AuthedHttpRequest, code: str, goal_id: int) -> HttpResp
         is None
     ):
         messages.error(request, errors_text(form))
+    return redirect("cases:detail", person.case_code)
+
+
+@require_http_methods(["GET", "POST"])
+def photo(request: AuthedHttpRequest, code: str) -> HttpResponse:
+    """GET: the photo itself (revealed and audited); POST: upload or remove it."""
+    if request.method == "GET":
+        person = case_for_user(request.user, code, Need.VIEW_FULL)
+        if not person.photo:
+            raise Http404
+        revealed = reveal(user=request.user, items=[(person, ["photo"])], purpose="photo", case_id=person.id)
+        data = bytes(revealed[0]["photo"])  # type: ignore[call-overload]  # a BinaryField value
+        return HttpResponse(data, content_type=services.photo_content_type(data) or "application/octet-stream")
+    person = case_for_user(request.user, code, Need.CARE)
+    form = PhotoForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["photo"]
+        data = None if form.cleaned_data["remove"] else upload.read()
+        if run_service(form, services.person_set_photo, actor=request.user, person=person, data=data) is not None:
+            messages.success(request, _("Photo saved.") if data else _("Photo removed."))
+            return redirect("cases:detail", person.case_code)
+    messages.error(request, errors_text(form))
     return redirect("cases:detail", person.case_code)
