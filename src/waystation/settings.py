@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "waystation.web.middleware.SecurityHeadersMiddleware",
     "waystation.web.middleware.LoginRequiredMiddleware",
+    "waystation.web.middleware.RejectNulBytesMiddleware",
 ]
 
 ROOT_URLCONF = "waystation.urls"
@@ -100,6 +101,7 @@ WSGI_APPLICATION = "waystation.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "web:dashboard"
+LOGOUT_REDIRECT_URL = "accounts:login"  # without it, LogoutView renders a template we do not have
 
 TEMPLATES = [
     {

@@ -143,8 +143,9 @@ def _case_form(
 def edit(request: AuthedHttpRequest, code: str) -> HttpResponse:
     person = case_for_user(request.user, code, Need.CARE)
     current = {name: getattr(person, name) for name in PersonEditForm.base_fields}
-    reveal_onto(user=request.user, items=[(person, list(person_fields_for(request.user)))], purpose="edit")
-    current.update(person.revealed)  # type: ignore[attr-defined]
+    if request.method != "POST":  # a posted form shows what was posted: nothing stored is revealed again
+        reveal_onto(user=request.user, items=[(person, list(person_fields_for(request.user)))], purpose="edit")
+        current.update(person.revealed)  # type: ignore[attr-defined]
     return _case_form(
         request,
         code,

@@ -42,7 +42,7 @@ class MonthField(forms.CharField):
         if not match:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         year, month = int(match.group(1)), int(match.group(2))
-        if not 1 <= month <= 12:
+        if not 1 <= month <= 12 or year < dt.MINYEAR:  # year 0 does not exist (dt.date would raise)
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         return dt.date(year, month, 1)
 

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import SuspiciousOperation
+from django.http import HttpRequest, HttpResponse, QueryDict
 
 # Paths anyone may reach without signing in. Everything else needs a signed-in, active user.
 PUBLIC_PREFIXES = ("/accounts/login/", "/exit/", "/static/", "/i18n/", "/healthz")
@@ -52,3 +53,19 @@ class SecurityHeadersMiddleware:
         if not request.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def _has_nul(data: QueryDict) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in values) for key, values in data.lists())
+
+
+class RejectNulBytesMiddleware:
+    """A NUL byte is never valid input, and PostgreSQL refuses it in any query (a server error): answer 400."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "\x00" in request.path or _has_nul(request.GET) or (request.method == "POST" and _has_nul(request.POST)):
+            raise SuspiciousOperation("NUL byte in the request")
+        return self.get_response(request)

@@ -1,0 +1,237 @@
+"""Every route of the URL configuration against every role: the access rules of DESIGN.md, written down once.
+
+The test walks ``get_resolver()`` (includes followed), so a new route fails here until it has a line below.
+
+Rows are the statuses of a GET for each role, in ``ROLES`` order, on the role's own sample:
+    a case code   -> ``person_at_a`` (the keeper keeps station A, the caseworker is assigned to her)
+    a station     -> station A
+    ids           -> the goal, task and latest movement of ``person_at_a``; the user id of a second caseworker
+A route with a case code or a station code name has a second row, ``"<name> [hidden]"``: the same request for a
+record this role may not know exists (keeper of A: the person or station at B; caseworker: an unassigned case;
+coordinator, who sees everything: a code that does not exist; everyone else: the person or station at B).
+
+Routes that answer a GET with 405 from every signed-in role are POST-only; they also need a row in ``POST`` (the
+status of a well-formed POST with a valid CSRF token; each POST is rolled back so the walk changes nothing).
+
+    OK 200 · FOUND 302 to anywhere but the sign-in page · LOGIN 302 to the sign-in page · DENIED 403 (may know the
+    record exists, may not do this) · GONE 404 (may not know it exists, or it does not) · NO_METHOD 405
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+from django.db import transaction
+from django.urls import reverse
+
+OK, FOUND, LOGIN, DENIED, GONE, NO_METHOD = 200, 302, "login", 403, 404, 405
+
+ROLES = ("keeper", "caseworker", "coordinator", "analyst", "auditor", "administrator", "anonymous", "inactive")
+SIGNED_IN = ROLES[:6]
+
+# fmt: off
+GET: dict[str, tuple[Any, ...]] = {
+    #                                 keeper     casewrk    coord      analyst    auditor    admin      anon   inactive
+    # Public pages.
+    "accounts:login":               (FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     OK,    OK),
+    "set_language":                 (FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     FOUND, FOUND),
+    "quick_exit":                   (FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     FOUND, FOUND),
+    # Accounts: signing out is a POST; users are the administrator's.
+    "accounts:logout":              (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "accounts:users":               (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    OK,        LOGIN, LOGIN),
+    "accounts:user_create":         (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    OK,        LOGIN, LOGIN),
+    "accounts:user_set_active":     (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    # Every role has a dashboard; the audit trail is the auditor's alone.
+    "web:dashboard":                (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
+    "audit:events":                 (DENIED,    DENIED,    DENIED,    DENIED,    OK,        DENIED,    LOGIN, LOGIN),
+    # Cases. Analyst, auditor and administrator may not know that any single case exists: 404 on every case page.
+    "cases:list":                   (OK,        OK,        OK,        DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "cases:register":               (OK,        DENIED,    OK,        DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "cases:detail":                 (OK,        OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:detail [hidden]":        (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    # Identity, care, consent and family: caseworker and coordinator; the keeper sees the case but may not.
+    "cases:edit":                   (DENIED,    OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:edit [hidden]":          (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:consent":                (DENIED,    OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:consent [hidden]":       (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:family":                 (DENIED,    OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:family [hidden]":        (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:goal":                   (DENIED,    OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:goal [hidden]":          (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:service":                (DENIED,    OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:service [hidden]":       (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:referral":               (DENIED,    OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:referral [hidden]":      (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:task":                   (DENIED,    OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:task [hidden]":          (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:note":                   (DENIED,    OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:note [hidden]":          (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    # The photo itself is full case content: not for the keeper.
+    "cases:photo":                  (DENIED,    OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:photo [hidden]":         (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    # Exploitation history, status and closing: caseworker and coordinator.
+    "cases:episode":                (DENIED,    OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:episode [hidden]":       (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:status":                 (DENIED,    OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:status [hidden]":        (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:close":                  (DENIED,    OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:close [hidden]":         (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    # Basic needs: the keeper too.
+    "cases:needs":                  (OK,        OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:needs [hidden]":         (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    # Movements: keeper and coordinator. Assigning caseworkers: the coordinator.
+    "cases:move":                   (OK,        DENIED,    OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:move [hidden]":          (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:assign":                 (DENIED,    DENIED,    OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:assign [hidden]":        (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    # POST-only case actions.
+    "cases:goal_status":            (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "cases:goal_status [hidden]":   (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "cases:task_done":              (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "cases:task_done [hidden]":     (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "cases:movement_update":        (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "cases:movement_update [hidden]": (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    # Stations: keepers see their own, caseworkers and coordinators all; only the coordinator manages them.
+    "network:stations":             (OK,        OK,        OK,        DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "network:station_create":       (DENIED,    DENIED,    OK,        DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "network:station":              (OK,        OK,        OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "network:station [hidden]":     (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "network:station_edit":         (DENIED,    DENIED,    OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "network:station_edit [hidden]": (GONE,     GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "network:station_status":       (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "network:station_status [hidden]": (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "network:leg_set":              (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "network:leg_set [hidden]":     (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+}
+
+POST: dict[str, tuple[Any, ...]] = {
+    #                                 keeper     casewrk    coord      analyst    auditor    admin      anon   inactive
+    "accounts:logout":              (FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     LOGIN, LOGIN),
+    "accounts:user_set_active":     (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    FOUND,     LOGIN, LOGIN),
+    "cases:goal_status":            (DENIED,    FOUND,     FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:goal_status [hidden]":   (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:task_done":              (DENIED,    FOUND,     FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:task_done [hidden]":     (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:movement_update":        (FOUND,     DENIED,    FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:movement_update [hidden]": (GONE,    GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "network:station_status":       (DENIED,    DENIED,    FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "network:station_status [hidden]": (GONE,   GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "network:leg_set":              (DENIED,    DENIED,    FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "network:leg_set [hidden]":     (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+}
+# fmt: on
+
+# The body of each POST-only route's request: well-formed, so that only access decides the answer.
+POST_BODIES: dict[str, dict[str, str]] = {
+    "accounts:logout": {},
+    "accounts:user_set_active": {"active": "0"},
+    "cases:goal_status": {"status": "achieved"},
+    "cases:task_done": {},
+    "cases:movement_update": {"action": "arrived"},
+    "network:station_status": {"status": "suspended"},
+    "network:leg_set": {"to_station": "CEDAR", "usual_days": "6"},
+}
+
+NO_SUCH_CASE = "ZZZZ-0000"  # Z and 0 are not in the case code alphabet: this code can never exist
+NO_SUCH_STATION = "NOWHERE"
+HIDING_ARGS = {"code", "code_name"}
+SIGNS_OUT = {"quick_exit", "accounts:logout"}
+
+
+def sample_kwargs(world: SimpleNamespace, role: str, hidden: bool, names: tuple[str, ...]) -> dict[str, Any]:
+    """URL arguments for this role: its own sample, or a record hidden from it."""
+    person = world.person_at_a
+    station_code = world.station_a.code_name
+    case_code = person.case_code
+    if hidden:
+        person = world.person_at_b
+        case_code, station_code = person.case_code, world.station_b.code_name
+        if role == "coordinator":  # sees every case: hidden means a code that does not exist
+            case_code = NO_SUCH_CASE
+        if role in ("caseworker", "coordinator"):  # see every station
+            station_code = NO_SUCH_STATION
+    values = {
+        "code": case_code,
+        "code_name": station_code,
+        "goal_id": world.goal_a.pk,
+        "task_id": world.task_a.pk,
+        "movement_id": person.movements.order_by("-id").first().pk,
+        "user_id": world.caseworker_unassigned.pk,
+    }
+    return {name: values[name] for name in names}
+
+
+def _describe(response: Any) -> Any:
+    if response.status_code in (301, 302):
+        return LOGIN if response["Location"].startswith(reverse("accounts:login") + "?next=") else FOUND
+    return response.status_code
+
+
+def _problem(key: str, method: str, role: str, url: str, expected: Any, response: Any) -> str | None:
+    got = _describe(response)
+    if got == expected:
+        return None
+    detail = ""
+    if response.status_code == 500 and getattr(response, "exc_info", None):
+        detail = f" ({response.exc_info[1]!r})"
+    elif response.status_code in (301, 302):
+        detail = f" (to {response['Location']})"
+    return f"{key}: {method} {url} as {role}: expected {expected}, got {got}{detail}"
+
+
+def test_every_route_answers_every_role_as_the_matrix_says(
+    world: SimpleNamespace, url_routes: list[Any], client_for: Callable[..., Any]
+) -> None:
+    users = {**world.personas, "anonymous": None}
+
+    def fresh_client(role: str) -> Any:
+        client = client_for(users[role])
+        client.raise_request_exception = False  # a server error is a finding, reported with the others
+        return client
+
+    shared = {role: fresh_client(role) for role in ROLES}
+    problems: list[str] = []
+    seen: set[str] = set()
+
+    for route in url_routes:
+        if route.name is None:
+            problems.append(f"{route.label}: name the route, so that the matrix can refer to it")
+            continue
+        unknown_args = set(route.kwargs) - {"code", "code_name", "goal_id", "task_id", "movement_id", "user_id"}
+        if unknown_args:
+            problems.append(f"{route.name}: no sample value for URL argument(s) {sorted(unknown_args)}")
+            continue
+        variants = [False, True] if HIDING_ARGS & set(route.kwargs) else [False]
+        for hidden in variants:
+            key = f"{route.name} [hidden]" if hidden else route.name
+            seen.add(key)
+            expected_get = GET.get(key)
+            if expected_get is None:
+                problems.append(f"{key}: route {route.pattern!r} has no entry in the GET matrix")
+                continue
+            for role, expected in zip(ROLES, expected_get, strict=True):
+                url = reverse(route.name, kwargs=sample_kwargs(world, role, hidden, route.kwargs))
+                client = fresh_client(role) if route.name in SIGNS_OUT else shared[role]
+                problems.append(_problem(key, "GET", role, url, expected, client.get(url)))
+
+            if not all(status == NO_METHOD for status in expected_get[: len(SIGNED_IN)]):
+                continue
+            expected_post = POST.get(key)
+            if expected_post is None:
+                problems.append(f"{key}: POST-only route {route.pattern!r} has no entry in the POST matrix")
+                continue
+            for role, expected in zip(ROLES, expected_post, strict=True):
+                url = reverse(route.name, kwargs=sample_kwargs(world, role, hidden, route.kwargs))
+                client = fresh_client(role)
+                token = client.fetch_token()
+                with transaction.atomic():
+                    response = client.post(url, {**POST_BODIES[route.name], "csrfmiddlewaretoken": token})
+                    transaction.set_rollback(True)
+                problems.append(_problem(key, "POST", role, url, expected, response))
+
+    stale = sorted((set(GET) | set(POST)) - seen)
+    problems += [f"{key}: in the matrix but no such route any more" for key in stale]
+    problems = [p for p in problems if p]
+    assert not problems, f"{len(problems)} route/role answer(s) differ from the matrix:\n" + "\n".join(problems)
