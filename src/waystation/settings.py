@@ -176,7 +176,9 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("WAYST
 SECURE_HSTS_SECONDS = 0 if DEV_HTTP else 31536000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEV_HTTP
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# same-origin: no referrer ever leaves for another site; "no-referrer" would make browsers send "Origin: null"
+# with our own form posts, which Django's CSRF check refuses.
+SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 

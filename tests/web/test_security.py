@@ -59,7 +59,7 @@ def check_headers(response: Any, where: str) -> list[str]:
             problems.append(f"{where}: CSP {name} allows {foreign}")
     expected = {
         "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
+        "Referrer-Policy": "same-origin",
         "X-Content-Type-Options": "nosniff",
     }
     for header, value in expected.items():

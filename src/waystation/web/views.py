@@ -38,7 +38,8 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
         context["today"] = timezone.localdate()
     if user.role == Role.KEEPER:
         context["stations"] = stations_with_occupancy(stations)
-        context["present"] = persons.exclude(status__in=ENDED_STATUSES).order_by("case_code")[:100]
+        here = persons.filter(place_id__in=stations.values("id"))  # type: ignore[misc]  # annotated
+        context["present"] = here.exclude(status__in=ENDED_STATUSES).order_by("case_code")[:100]
         context["incoming"] = open_movements_to(stations)[:50]
     elif user.role == Role.CASEWORKER:
         context["cases"] = persons.exclude(status__in=ENDED_STATUSES).order_by("case_code")[:100]
