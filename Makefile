@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-postgres lint setup clean
+.PHONY: demo test lint messages setup clean
 
 setup: $(STAMP)
 
@@ -24,10 +24,19 @@ test: $(STAMP)
 	$(BIN)/waystation compilemessages
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# ruff (lint and format) and mypy, configured once in pyproject.toml; CI runs the same.
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+
+# Maintainers, after changing user-facing strings: refresh the catalogues (needs GNU gettext; see
+# src/waystation/locale/README.md), then translate the new entries.
+messages: $(STAMP)
+	cd src/waystation && WAYSTATION_HOME=$(CURDIR)/var/i18n WAYSTATION_DEV_HTTP=1 \
+		DJANGO_SETTINGS_MODULE=waystation.settings $(CURDIR)/$(BIN)/django-admin makemessages \
+		-l ko -l zh_Hans --ignore 'testing/*' --ignore '*/migrations/*'
+	$(BIN)/waystation compilemessages
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,81 @@
+"""Make sure Debian's Chromium is installed for the browser tests: ``python -m waystation.testing.browser_setup``.
+
+``make test`` runs this first. The browser tests are part of the suite and must never skip silently, so when
+Chromium is missing and cannot be installed here, this says so loudly and fails. It never downloads a browser
+through Playwright: the tests drive the distribution's Chromium, which gets the distribution's security updates.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")
+APT_ENV = {"DEBIAN_FRONTEND": "noninteractive", "APT_LISTCHANGES_FRONTEND": "none"}
+
+
+def chromium_version() -> str | None:
+    """The version Chromium prints, or None when it is missing or does not run."""
+    if not CHROMIUM.exists():
+        return None
+    try:
+        result = subprocess.run(  # noqa: S603
+            [str(CHROMIUM), "--version"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def apt_get(*args: str) -> None:
+    apt = shutil.which("apt-get")
+    if apt is None:
+        raise RuntimeError("apt-get is not available: this is not a Debian-based system")
+    command = [apt, "-o", "DPkg::Lock::Timeout=300", *args]
+    print("browser_setup: running " + " ".join(command[:1] + list(args)), flush=True)
+    subprocess.run(command, check=True, stdin=subprocess.DEVNULL, env={**os.environ, **APT_ENV})  # noqa: S603
+
+
+def install_chromium() -> None:
+    apt_get("update")
+    apt_get("install", "-y", "chromium")
+
+
+def fail(reason: str) -> int:
+    bar = "!" * 78
+    print(
+        f"\n{bar}\n"
+        "!! The browser tests need Debian's Chromium at /usr/bin/chromium, and it is not there.\n"
+        f"!! {reason}\n"
+        "!! Install it as root:  apt-get update && apt-get install -y chromium\n"
+        "!! (Never `playwright install`: the tests use the distribution's Chromium.)\n"
+        f"{bar}\n",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 1
+
+
+def main() -> int:
+    version = chromium_version()
+    if version:
+        print(f"browser_setup: {version} at {CHROMIUM}", flush=True)
+        return 0
+    if os.geteuid() != 0:
+        return fail("This user is not root, so it cannot be installed from here.")
+    try:
+        install_chromium()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        return fail(f"Installing it failed: {exc}")
+    version = chromium_version()
+    if not version:
+        return fail("apt-get finished, but /usr/bin/chromium still does not run.")
+    print(f"browser_setup: installed {version} at {CHROMIUM}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
