@@ -26,8 +26,8 @@ test: $(STAMP)
 
 # ruff (lint and format) and mypy, configured once in pyproject.toml; CI runs the same.
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
 # Maintainers, after changing user-facing strings: refresh the catalogues (needs GNU gettext; see
