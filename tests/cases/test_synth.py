@@ -19,6 +19,7 @@ from waystation.cases.choices import ENDED_STATUSES, CaseStatus, Province, Relat
 from waystation.cases.htcds import ExploitationType
 from waystation.cases.models import (
     Assignment,
+    CarePlanGoal,
     CaseNote,
     Consent,
     ExploitationEpisode,
@@ -142,7 +143,21 @@ def test_movements_agree_with_status_and_nothing_is_dated_in_the_future(generate
     today = timezone.localdate()
     assert not ServiceRecord.objects.filter(delivered_on__gt=today).exists()
     assert not NeedsAssessment.objects.filter(assessed_on__gt=today).exists()
-    assert not CaseNote.objects.filter(created_at__gt=now).exists()
+    recorded = [
+        (CaseNote, "created_at"),
+        (CarePlanGoal, "created_at"),
+        (FamilyLink, "created_at"),
+        (Person, "created_at"),
+        (Consent, "recorded_at"),
+        (ExploitationEpisode, "recorded_at"),
+        (ServiceRecord, "recorded_at"),
+        (Assignment, "assigned_at"),
+        (Assignment, "ended_at"),
+        (FollowUpTask, "done_at"),
+        (Person, "closed_at"),
+    ]
+    for model, column in recorded:
+        assert not model.objects.filter(**{f"{column}__gt": now}).exists(), (model.__name__, column)
 
 
 def test_staff_assignments_keepers_and_texts(generated: dict[str, int]) -> None:
