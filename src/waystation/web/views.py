@@ -19,7 +19,12 @@ from waystation.cases.choices import ENDED_STATUSES, CaseStatus
 from waystation.cases.models import FollowUpTask
 from waystation.network.access import visible_stations
 from waystation.network.models import StationStatus
-from waystation.network.selectors import open_movements_to, overdue_movements, stations_with_occupancy
+from waystation.network.selectors import (
+    open_movements_to,
+    overdue_movements,
+    present_persons,
+    stations_with_occupancy,
+)
 from waystation.web.disclosure import suppressed_counts
 from waystation.web.types import AuthedHttpRequest
 
@@ -38,8 +43,8 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
         context["today"] = timezone.localdate()
     if user.role == Role.KEEPER:
         context["stations"] = stations_with_occupancy(stations)
-        here = persons.filter(place_id__in=stations.values("id"))  # type: ignore[misc]  # annotated
-        context["present"] = here.exclude(status__in=ENDED_STATUSES).order_by("case_code")[:100]
+        here = present_persons().filter(place_id__in=stations.values("id"))  # type: ignore[misc]  # annotated
+        context["present"] = here.order_by("case_code")[:100]
         context["incoming"] = open_movements_to(stations)[:50]
     elif user.role == Role.CASEWORKER:
         context["cases"] = persons.exclude(status__in=ENDED_STATUSES).order_by("case_code")[:100]

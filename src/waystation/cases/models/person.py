@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from waystation.cases.choices import CaseStatus, ConsentScope, Province, Relation, Sex
+from waystation.cases.choices import CaseStatus, ConsentScope, Language, Province, Relation, Sex
 from waystation.vault.fields import SensitiveBinaryField, SensitiveTextField
 
 # No 0/O, 1/I, 2/Z, 5/S, 6/G, 8/B: a code read aloud over a bad phone line or copied by hand survives.
@@ -64,6 +64,10 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return self.case_code  # never a name: str() ends up in logs and error pages
+
+    def language_labels(self) -> list[str]:
+        labels = dict(Language.choices)
+        return [str(labels.get(code, code)) for code in self.languages]
 
 
 class FamilyLink(models.Model):
