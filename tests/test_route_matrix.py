@@ -90,6 +90,8 @@ GET: dict[str, tuple[Any, ...]] = {
     "cases:goal_status":            (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "cases:goal_status [hidden]":   (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "cases:task_done":              (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "cases:assignment_end":         (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "cases:assignment_end [hidden]": (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "cases:task_done [hidden]":     (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "cases:movement_update":        (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "cases:movement_update [hidden]": (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
@@ -113,6 +115,8 @@ POST: dict[str, tuple[Any, ...]] = {
     "cases:goal_status":            (DENIED,    FOUND,     FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:goal_status [hidden]":   (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:task_done":              (DENIED,    FOUND,     FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:assignment_end":         (DENIED,    DENIED,    FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:assignment_end [hidden]": (GONE,     GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:task_done [hidden]":     (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:movement_update":        (FOUND,     DENIED,    FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:movement_update [hidden]": (GONE,    GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
@@ -129,6 +133,7 @@ POST_BODIES: dict[str, dict[str, str]] = {
     "accounts:user_set_active": {"active": "0"},
     "cases:goal_status": {"status": "achieved"},
     "cases:task_done": {},
+    "cases:assignment_end": {},
     "cases:movement_update": {"action": "arrived"},
     "network:station_status": {"status": "suspended"},
     "network:leg_set": {"to_station": "CEDAR", "usual_days": "6"},
@@ -159,6 +164,7 @@ def sample_kwargs(world: SimpleNamespace, role: str, hidden: bool, names: tuple[
         "task_id": world.task_a.pk,
         "movement_id": person.movements.order_by("-id").first().pk,
         "user_id": world.caseworker_unassigned.pk,
+        "assignment_id": world.person_at_a.assignments.get().pk,
     }
     return {name: values[name] for name in names}
 
@@ -199,7 +205,15 @@ def test_every_route_answers_every_role_as_the_matrix_says(
         if route.name is None:
             problems.append(f"{route.label}: name the route, so that the matrix can refer to it")
             continue
-        unknown_args = set(route.kwargs) - {"code", "code_name", "goal_id", "task_id", "movement_id", "user_id"}
+        unknown_args = set(route.kwargs) - {
+            "code",
+            "code_name",
+            "goal_id",
+            "task_id",
+            "movement_id",
+            "user_id",
+            "assignment_id",
+        }
         if unknown_args:
             problems.append(f"{route.name}: no sample value for URL argument(s) {sorted(unknown_args)}")
             continue

@@ -189,6 +189,7 @@ QUICK_EXIT_URL = os.environ.get("WAYSTATION_QUICK_EXIT_URL", "https://www.weathe
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_case_codes": {"()": "waystation.lib.redact.RedactCaseCodes"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_case_codes"]}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }

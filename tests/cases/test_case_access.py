@@ -189,6 +189,7 @@ def every_page(client: Any, url_routes: list[Any], world: SimpleNamespace) -> di
         "task_id": world.task_a.pk,
         "movement_id": world.person_at_a.movements.order_by("-id").first().pk,
         "user_id": world.caseworker_unassigned.pk,
+        "assignment_id": world.person_at_a.assignments.get().pk,
     }
     pages = {}
     for route in url_routes:

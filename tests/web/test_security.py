@@ -30,6 +30,7 @@ def route_values(world: SimpleNamespace) -> dict[str, Any]:
         "task_id": world.task_a.pk,
         "movement_id": world.person_at_a.movements.first().pk,
         "user_id": world.caseworker_unassigned.pk,
+        "assignment_id": world.person_at_a.assignments.get().pk,
     }
 
 

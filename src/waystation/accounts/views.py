@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from waystation.accounts import services
 from waystation.accounts.access import can_manage_users, managed_user_for
@@ -23,6 +23,7 @@ def user_list(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "accounts/user_list.html", {"users": users})
 
 
+@require_http_methods(["GET", "POST"])
 def user_create(request: AuthedHttpRequest) -> HttpResponse:
     if not can_manage_users(request.user):
         raise PermissionDenied

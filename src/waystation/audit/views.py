@@ -6,13 +6,9 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from waystation.accounts.models import Role
+from waystation.audit.access import can_read_audit
 from waystation.audit.models import AuditEvent
 from waystation.web.types import AuthedHttpRequest
-
-
-def can_read_audit(user: object) -> bool:
-    return bool(getattr(user, "is_active", False) and getattr(user, "role", None) == Role.AUDITOR)
 
 
 @require_safe

@@ -9,14 +9,14 @@ from __future__ import annotations
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 from django.http import Http404
 
 from waystation.accounts.models import Role, User
 from waystation.cases.models import Person
 from waystation.cases.models.person import normalise_case_code
-from waystation.network.models import OPEN_MOVEMENT_STATUSES, Movement
-from waystation.network.selectors import with_place
+from waystation.network.models import OPEN_MOVEMENT_STATUSES, Movement, StationStatus
+from waystation.network.selectors import GONE_STATUSES, with_place
 
 
 class Need(StrEnum):
@@ -62,7 +62,9 @@ def works_with_cases(user: User) -> bool:
 
 def visible_persons(user: User) -> QuerySet[Person]:
     """Every person this user may know exists, annotated with ``place_id`` (their current station)."""
-    persons = with_place(Person.objects.all())
+    # The photo stays in the database until revealed; pages only need to know whether there is one.
+    has_photo = Case(When(photo__isnull=False, then=Value(True)), default=Value(False), output_field=BooleanField())
+    persons = with_place(Person.objects.defer("photo").annotate(has_photo=has_photo))
     if not user.is_active:
         return persons.none()
     if user.role == Role.COORDINATOR:
@@ -70,10 +72,17 @@ def visible_persons(user: User) -> QuerySet[Person]:
     if user.role == Role.CASEWORKER:
         return persons.filter(assignments__worker=user, assignments__ended_at__isnull=True).distinct()
     if user.role == Role.KEEPER:
-        stations = list(user.kept_stations.values_list("id", flat=True))
+        stations = keeper_station_ids(user)
         heading_here = Movement.objects.filter(to_station__in=stations, status__in=OPEN_MOVEMENT_STATUSES)
-        return persons.filter(Q(place_id__in=stations) | Q(id__in=heading_here.values("person_id")))
+        here_now = Q(place_id__in=stations) & ~Q(status__in=GONE_STATUSES)
+        return persons.filter(here_now | Q(id__in=heading_here.values("person_id")))
     return persons.none()
+
+
+def keeper_station_ids(user: User) -> list[int]:
+    """The stations whose people a keeper sees. Not a compromised or closed one: its keeper may be under pressure."""
+    usable = user.kept_stations.filter(status__in=[StationStatus.ACTIVE, StationStatus.SUSPENDED])
+    return list(usable.values_list("id", flat=True))
 
 
 def case_for_user(user: User, case_code: str, need: Need = Need.VIEW) -> Person:

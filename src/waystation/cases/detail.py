@@ -8,12 +8,12 @@ from django.db import models
 from django.utils import timezone
 
 from waystation.accounts.models import User
-from waystation.cases.access import Need, can, person_fields_for
+from waystation.cases.access import Need, can, person_fields_for, visible_persons
 from waystation.cases.choices import INVERSE_RELATION, ConsentScope, NeedArea
 from waystation.cases.forms import PhotoForm
 from waystation.cases.models import Person
 from waystation.cases.services import times_sold
-from waystation.network.access import visible_stations
+from waystation.network.access import movement_actions_for
 from waystation.network.models import Station
 from waystation.network.selectors import current_station_id, open_movement
 from waystation.vault.reveal import reveal_onto
@@ -30,15 +30,33 @@ def _current_consents(person: Person) -> list[dict[str, Any]]:
     ]
 
 
-def _family(person: Person) -> list[dict[str, Any]]:
-    """Each relative with what they are to this person (a link stores what its ``person`` is to its ``relative``)."""
-    rows = []
+def _family(user: User, person: Person) -> list[dict[str, Any]]:
+    """Each relative the user may know of, with what they are to this person (a link stores what its ``person``
+    is to its ``relative``). Relatives outside the user's cases are counted, never named."""
+    visible = set(visible_persons(user).filter(pk__in=_relative_ids(person)).values_list("pk", flat=True))
+    rows: list[dict[str, Any]] = []
+    hidden = 0
     for link in person.family_links.select_related("relative"):
+        if link.relative_id not in visible:
+            hidden += 1
+            continue
         inverse = INVERSE_RELATION[link.relation]  # type: ignore[index]
         rows.append({"relative": link.relative, "relation": inverse.label, "stateless": link.stateless})
     for link in person.family_links_in.select_related("person"):
+        if link.person_id not in visible:
+            hidden += 1
+            continue
         rows.append({"relative": link.person, "relation": link.get_relation_display(), "stateless": link.stateless})
+    if hidden:
+        rows.append({"hidden": hidden})
     return rows
+
+
+def _relative_ids(person: Person) -> list[object]:
+    return [
+        *person.family_links.values_list("relative_id", flat=True),
+        *person.family_links_in.values_list("person_id", flat=True),
+    ]
 
 
 def _station_or_none(station_id: int | None) -> Station | None:
@@ -47,17 +65,21 @@ def _station_or_none(station_id: int | None) -> Station | None:
 
 def case_page_context(user: User, person: Person) -> dict[str, Any]:
     full = can(user, Need.VIEW_FULL)
-    movements = list(person.movements.select_related("from_station", "to_station").order_by("planned_at", "id"))
+    current = open_movement(person.pk)
+    if full:
+        movements = list(person.movements.select_related("from_station", "to_station").order_by("planned_at", "id"))
+    else:  # minimum fields: where the person is and where they go next, not the stations they came through
+        movements = [current] if current else []
     reveal_items: list[tuple[models.Model, list[str]]] = [(person, list(person_fields_for(user)))]
     context: dict[str, Any] = {
         "person": person,
         "full": full,
         "movements": movements,
-        "open_movement": open_movement(person.pk),
+        "open_movement": current,
+        "movement_actions": movement_actions_for(user, current) if current else [],
         "here": _station_or_none(current_station_id(person.pk)),
         "can": {need.value: can(user, need) for need in Need},
         "now": timezone.now(),
-        "reachable_stations": visible_stations(user),
     }
     if full:
         episodes = list(person.episodes.all())
@@ -67,7 +89,7 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
         referrals = list(person.referrals.select_related("partner"))
         tasks = list(person.tasks.select_related("assigned_to"))
         notes = list(person.notes.select_related("author")[:100])
-        reveal_items += [(m, ["note"]) for m in movements if m.note]
+        reveal_items += [(m, ["note"]) for m in movements]
         reveal_items += [(e, ["note"]) for e in episodes]
         reveal_items += [(a, ["note"]) for a in assessments]
         reveal_items += [(g, ["description"]) for g in goals]
@@ -79,20 +101,18 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
             episodes=episodes,
             times_sold=times_sold(person),
             assessments=assessments,
-            need_areas=NeedArea.choices,
             goals=goals,
             services=services,
             referrals=referrals,
             tasks=tasks,
             notes=notes,
             consents=_current_consents(person),
+            family=_family(user, person),
             photo_form=PhotoForm(),
-            family=_family(person),
             assignments=person.assignments.filter(ended_at__isnull=True).select_related("worker"),
         )
-    else:
+    else:  # the latest needs assessment, its levels only (its note is not a minimum field)
         context["assessments"] = list(person.assessments.select_related("assessed_by")[:1])
-        context["need_areas"] = NeedArea.choices
     reveal_onto(user=user, items=reveal_items, purpose="case_page", case_id=person.id)
     for assessment in context["assessments"]:
         assessment.levels = [(label, getattr(assessment, f"get_{code}_display")()) for code, label in NeedArea.choices]

@@ -165,9 +165,6 @@ class NeedsForm(forms.Form):
             self.fields[code] = forms.TypedChoiceField(label=label, choices=NeedLevel.choices, coerce=int, initial=0)
         self.order_fields(["assessed_on", *NeedArea.values, "risk_level", "note"])
 
-    def levels(self) -> dict[str, int]:
-        return {code: self.cleaned_data[code] for code in NeedArea.values}
-
 
 class GoalForm(forms.Form):
     area = forms.ChoiceField(label=_("Area"), choices=NeedArea.choices)
@@ -176,7 +173,7 @@ class GoalForm(forms.Form):
 
 
 class GoalStatusForm(forms.Form):
-    status = forms.ChoiceField(choices=GoalStatus.choices)
+    status = forms.ChoiceField(label=_("Status"), choices=GoalStatus.choices)
 
 
 class ServiceForm(forms.Form):

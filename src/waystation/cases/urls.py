@@ -24,6 +24,7 @@ urlpatterns = [
     path("<str:code>/notes/new/", views.note, name="note"),
     path("<str:code>/photo/", views.photo, name="photo"),
     path("<str:code>/assign/", views.assign, name="assign"),
+    path("<str:code>/assignments/<int:assignment_id>/end/", views.assignment_end, name="assignment_end"),
     path("<str:code>/move/", network_views.move, name="move"),
     path("<str:code>/movements/<int:movement_id>/", network_views.movement_update, name="movement_update"),
 ]

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from waystation.accounts.models import User
 from waystation.cases import care_services, services
 from waystation.cases.access import Need, can, case_for_user, person_fields_for, visible_persons
+from waystation.cases.choices import NeedArea
 from waystation.cases.forms import (
     AssignForm,
     CaseFilterForm,
@@ -25,8 +26,10 @@ from waystation.cases.forms import (
     EpisodeForm,
     FamilyLinkForm,
     GoalForm,
+    GoalStatusForm,
     NeedsForm,
     NoteForm,
+    PersonCodedFieldsForm,
     PersonEditForm,
     PhotoForm,
     ReferralForm,
@@ -123,11 +126,11 @@ def _case_form(
     title: str,
     done: str,
     to_kwargs: Callable[[dict[str, Any]], dict[str, Any]] = dict,
-    initial: dict[str, Any] | None = None,
+    initial: Callable[[Person], dict[str, Any]] | None = None,
 ) -> HttpResponse:
     """The one shape of every small case form: check access, validate, call the service, back to the case."""
     person = case_for_user(request.user, code, need)
-    form = form_class(request.POST or None, initial=initial)
+    form = form_class(request.POST or None, initial=initial(person) if initial else None)
     if request.method == "POST" and form.is_valid():
 
         def call() -> Any:
@@ -141,11 +144,13 @@ def _case_form(
 
 @require_http_methods(["GET", "POST"])
 def edit(request: AuthedHttpRequest, code: str) -> HttpResponse:
-    person = case_for_user(request.user, code, Need.CARE)
-    current = {name: getattr(person, name) for name in PersonEditForm.base_fields}
-    if request.method != "POST":  # a posted form shows what was posted: nothing stored is revealed again
-        reveal_onto(user=request.user, items=[(person, list(person_fields_for(request.user)))], purpose="edit")
-        current.update(person.revealed)  # type: ignore[attr-defined]
+    def current(person: Person) -> dict[str, Any]:
+        values = {name: getattr(person, name) for name in PersonCodedFieldsForm.base_fields}
+        if request.method != "POST":  # a posted form shows what was posted: nothing stored is revealed again
+            fields = person_fields_for(request.user)
+            values |= reveal(user=request.user, items=[(person, fields)], purpose="edit", case_id=person.id)[0]
+        return values
+
     return _case_form(
         request,
         code,
@@ -246,7 +251,7 @@ def needs(request: AuthedHttpRequest, code: str) -> HttpResponse:
             "assessed_on": data["assessed_on"],
             "risk_level": data["risk_level"],
             "note": data["note"],
-            "levels": {k: v for k, v in data.items() if k not in ("assessed_on", "risk_level", "note")},
+            "levels": {area: data[area] for area in NeedArea.values},
         }
 
     return _case_form(
@@ -357,17 +362,13 @@ def goal_status(request: AuthedHttpRequest, code: str, goal_id: int) -> HttpResp
     goal_obj = person.goals.filter(pk=goal_id).first()
     if goal_obj is None:
         raise Http404
-    form = forms.Form(request.POST)
-    if (
-        run_service(
-            form,
-            care_services.goal_set_status,
-            actor=request.user,
-            goal=goal_obj,
-            status=request.POST.get("status", ""),
-        )
-        is None
-    ):
+    form = GoalStatusForm(request.POST)
+    done = (
+        run_service(form, care_services.goal_set_status, actor=request.user, goal=goal_obj, **form.cleaned_data)
+        if form.is_valid()
+        else None
+    )
+    if done is None:
         messages.error(request, errors_text(form))
     return redirect("cases:detail", person.case_code)
 
@@ -377,7 +378,7 @@ def photo(request: AuthedHttpRequest, code: str) -> HttpResponse:
     """GET: the photo itself (revealed and audited); POST: upload or remove it."""
     if request.method == "GET":
         person = case_for_user(request.user, code, Need.VIEW_FULL)
-        if not person.photo:
+        if not person.has_photo:  # type: ignore[attr-defined]  # annotated by visible_persons
             raise Http404
         revealed = reveal(user=request.user, items=[(person, ["photo"])], purpose="photo", case_id=person.id)
         data = bytes(revealed[0]["photo"])  # type: ignore[call-overload]  # a BinaryField value
@@ -391,4 +392,15 @@ def photo(request: AuthedHttpRequest, code: str) -> HttpResponse:
             messages.success(request, _("Photo saved.") if data else _("Photo removed."))
             return redirect("cases:detail", person.case_code)
     messages.error(request, errors_text(form))
+    return redirect("cases:detail", person.case_code)
+
+
+@require_POST
+def assignment_end(request: AuthedHttpRequest, code: str, assignment_id: int) -> HttpResponse:
+    person = case_for_user(request.user, code, Need.ASSIGN)
+    assignment = person.assignments.filter(pk=assignment_id, ended_at__isnull=True).first()
+    if assignment is None:
+        raise Http404
+    care_services.assignment_end(actor=request.user, assignment=assignment)
+    messages.success(request, _("The caseworker is no longer assigned."))
     return redirect("cases:detail", person.case_code)

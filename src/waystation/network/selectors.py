@@ -40,21 +40,16 @@ def current_station_id(person_id: uuid.UUID) -> int | None:
     return latest
 
 
-def present_persons() -> QuerySet:
+# A person whose last arrival was at a station but who has since left the network's care there: repatriated,
+# deceased, closed, detained, missing, or resettled. A keeper no longer sees them; they take no place.
+GONE_STATUSES = ("repatriated", "deceased", "closed", "detained", "missing", "resettled")
+
+
+def present_persons() -> QuerySet:  # type: ignore[type-arg]
     """People staying at a station now: their place, not travelling, and their case still open there."""
-    from waystation.cases.choices import CaseStatus
     from waystation.cases.models import Person
 
-    away = (
-        CaseStatus.IN_TRANSIT,
-        CaseStatus.DETAINED,
-        CaseStatus.MISSING,
-        CaseStatus.REPATRIATED,
-        CaseStatus.DECEASED,
-        CaseStatus.CLOSED,
-        CaseStatus.RESETTLED,
-    )
-    return with_place(Person.objects.exclude(status__in=away))
+    return with_place(Person.objects.exclude(status__in=(*GONE_STATUSES, "in_transit")))
 
 
 def occupancy_by_station() -> dict[int, int]:

@@ -11,10 +11,16 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from waystation.cases.access import Need, case_for_user, visible_persons
 from waystation.network import services
-from waystation.network.access import can_manage_stations, can_see_stations, station_for_user, visible_stations
+from waystation.network.access import (
+    can_manage_stations,
+    can_see_stations,
+    check_movement_action,
+    station_for_user,
+    visible_stations,
+)
 from waystation.network.forms import LegForm, MoveForm, MovementUpdateForm, StationForm, StationStatusForm
 from waystation.network.models import MovementStatus, Station, StationStatus
-from waystation.network.selectors import open_movements_to, stations_with_occupancy
+from waystation.network.selectors import open_movements_to, present_persons, stations_with_occupancy
 from waystation.web.forms import errors_text, run_service
 from waystation.web.types import AuthedHttpRequest
 
@@ -33,7 +39,7 @@ def station_list(request: AuthedHttpRequest) -> HttpResponse:
 def station_detail(request: AuthedHttpRequest, code_name: str) -> HttpResponse:
     station = station_for_user(request.user, code_name)
     persons = visible_persons(request.user)
-    here = persons.filter(place_id=station.pk)  # type: ignore[misc]  # annotated by visible_persons.exclude(status__in=["closed", "deceased", "repatriated"])
+    here = present_persons().filter(place_id=station.pk, id__in=persons.values("id"))
     heading = open_movements_to(Station.objects.filter(pk=station.pk)).filter(person__in=persons.values("id"))
     legs = station.legs_out.select_related("to_station")
     occupancy = stations_with_occupancy(Station.objects.filter(pk=station.pk))[0]
@@ -139,6 +145,7 @@ def movement_update(request: AuthedHttpRequest, code: str, movement_id: int) -> 
     form = MovementUpdateForm(request.POST)
     if form.is_valid():
         action = form.cleaned_data["action"]
+        check_movement_action(request.user, movement, action)
         kwargs = {"actor": request.user, "movement": movement}
         if action == "depart":
             done = run_service(form, services.movement_depart, **kwargs)

@@ -16,9 +16,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 from waystation.accounts.models import Role
 from waystation.cases.access import visible_persons
 from waystation.cases.choices import ENDED_STATUSES, CaseStatus
-from waystation.cases.models import FollowUpTask
+from waystation.cases.models import Assignment, FollowUpTask
 from waystation.network.access import visible_stations
-from waystation.network.models import StationStatus
+from waystation.network.models import Station, StationStatus
 from waystation.network.selectors import (
     open_movements_to,
     overdue_movements,
@@ -56,9 +56,11 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
         context["by_status"] = [
             {"status": code, "label": label, "n": counts[code]} for code, label in CaseStatus.choices if code in counts
         ]
-        context["unassigned"] = (
-            persons.exclude(status__in=ENDED_STATUSES).exclude(assignments__ended_at__isnull=True).count()
-        )
+        assigned = Assignment.objects.filter(ended_at__isnull=True).values("person_id")
+        context["unassigned"] = persons.exclude(status__in=ENDED_STATUSES).exclude(id__in=assigned).count()
+        compromised = [s.pk for s in context["compromised"]]
+        context["at_risk"] = present_persons().filter(place_id__in=compromised)  # type: ignore[misc]
+        context["heading_to_risk"] = open_movements_to(Station.objects.filter(pk__in=compromised))
     elif user.role == Role.ANALYST:
         context["figures"] = suppressed_counts()
     return render(request, "web/dashboard.html", context)

@@ -7,7 +7,6 @@ process (``exec``), so that a service manager's signals (TERM to stop, HUP to re
 from __future__ import annotations
 
 import os
-import re
 import socket
 import sys
 from typing import Any, NoReturn
@@ -17,22 +16,14 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import Error as DatabaseError
 from gunicorn.glogging import Logger
 
+from waystation.lib.redact import redact_path
+
 DEFAULT_BIND = "127.0.0.1:8000"
 DEFAULT_WORKERS = 2
 
 # Method, path (never the query string), status, bytes, milliseconds. No referrer and no user agent either:
 # a referrer carries the previous page's query string, and a user agent fingerprints a worker's phone.
 ACCESS_LOG_FORMAT = '%(t)s %(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
-
-# A case code (``KX7M-4RT9``) in a path, and the segment after ``/cases/``, are masked in the access log: a log
-# line that joins an address and a time to a case belongs in the audit trail, which is protected, not in a log.
-_CASE_CODE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{4}-[A-Za-z0-9]{4}(?![A-Za-z0-9])")
-_CASE_SEGMENT = re.compile(r"^/cases/(?!register/)[^/]+")
-
-
-def redact_path(path: str) -> str:
-    path = _CASE_SEGMENT.sub("/cases/~", path)
-    return _CASE_CODE.sub("~", path)
 
 
 class RedactingLogger(Logger):
