@@ -45,7 +45,7 @@ def current_station_id(person_id: uuid.UUID) -> int | None:
 GONE_STATUSES = ("repatriated", "deceased", "closed", "detained", "missing", "resettled")
 
 
-def present_persons() -> QuerySet:  # type: ignore[type-arg]
+def present_persons() -> QuerySet:
     """People staying at a station now: their place, not travelling, and their case still open there."""
     from waystation.cases.models import Person
 

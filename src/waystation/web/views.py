@@ -43,7 +43,7 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
         context["today"] = timezone.localdate()
     if user.role == Role.KEEPER:
         context["stations"] = stations_with_occupancy(stations)
-        here = present_persons().filter(place_id__in=stations.values("id"))  # type: ignore[misc]  # annotated
+        here = present_persons().filter(place_id__in=stations.values("id"))
         context["present"] = here.order_by("case_code")[:100]
         context["incoming"] = open_movements_to(stations)[:50]
     elif user.role == Role.CASEWORKER:
@@ -59,7 +59,7 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
         assigned = Assignment.objects.filter(ended_at__isnull=True).values("person_id")
         context["unassigned"] = persons.exclude(status__in=ENDED_STATUSES).exclude(id__in=assigned).count()
         compromised = [s.pk for s in context["compromised"]]
-        context["at_risk"] = present_persons().filter(place_id__in=compromised)  # type: ignore[misc]
+        context["at_risk"] = present_persons().filter(place_id__in=compromised)
         context["heading_to_risk"] = open_movements_to(Station.objects.filter(pk__in=compromised))
     elif user.role == Role.ANALYST:
         context["figures"] = suppressed_counts()
