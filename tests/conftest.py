@@ -255,7 +255,10 @@ def person_at_b(keeper_b: User, station_b: Station, station_c: Station) -> Perso
 
 
 @pytest.fixture
-def person_heading_to_a(keeper_b: User, coordinator: User, station_a: Station, station_b: Station) -> Person:
+def person_heading_to_a(
+    keeper_b: User, coordinator: User, station_a: Station, station_b: Station, station_c: Station
+) -> Person:
+    # station_c lays the legs, so B -> A has its usual duration and the movement an expected arrival
     person = register(keeper_b, station_b, name_hangul="가상 셋", name_romanized="Gasang Set (fictional)")
     network_services.movement_plan(actor=coordinator, person=person, to_station=station_a, depart_now=True)
     person.refresh_from_db()

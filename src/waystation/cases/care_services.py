@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 
 from waystation.accounts.models import Role, User
 from waystation.audit.services import audit_record
-from waystation.cases.choices import ConsentScope, GoalStatus, NeedArea
+from waystation.cases.access import Need, can, visible_persons
+from waystation.cases.choices import ConsentScope, GoalStatus, NeedArea, NeedLevel, RiskLevel, ServiceKind, TaskKind
 from waystation.cases.models import (
     Assignment,
     CarePlanGoal,
@@ -24,6 +25,7 @@ from waystation.cases.models import (
 )
 from waystation.cases.models.care import NoteKind
 from waystation.cases.services import consent_given
+from waystation.lib.choices import check_choice, check_choices
 from waystation.lib.errors import ServiceError
 from waystation.lib.months import check_not_future
 
@@ -59,9 +61,10 @@ def needs_assess(
     *, actor: User, person: Person, assessed_on: dt.date, levels: dict[str, int], risk_level: str, note: str = ""
 ) -> NeedsAssessment:
     check_not_future(assessed_on, field="assessed_on")
-    unknown = set(levels) - set(NeedArea.values)
-    if unknown:
-        raise ValueError(f"unknown need areas: {sorted(unknown)}")
+    check_choice(risk_level, RiskLevel, field="risk_level")
+    check_choices(levels, NeedArea, field="levels")
+    for area, level in levels.items():
+        check_choice(level, NeedLevel, field=area)
     with transaction.atomic():
         assessment = NeedsAssessment.objects.create(
             person=person,
@@ -80,6 +83,7 @@ def needs_assess(
 def goal_add(
     *, actor: User, person: Person, area: str, description: str, target_date: dt.date | None = None
 ) -> CarePlanGoal:
+    check_choice(area, NeedArea, field="area")
     if not description.strip():
         raise ServiceError(_("Describe the goal."), field="description")
     with transaction.atomic():
@@ -93,6 +97,8 @@ def goal_add(
 def goal_set_status(*, actor: User, goal: CarePlanGoal, status: str) -> CarePlanGoal:
     if status not in GoalStatus.values:
         raise ServiceError(_("Unknown status."), field="status")
+    if goal.status != GoalStatus.OPEN or status not in (GoalStatus.ACHIEVED, GoalStatus.DROPPED):
+        raise ServiceError(_("Only an open goal can be marked achieved or dropped."), field="status")
     with transaction.atomic():
         goal.status = status
         goal.save(update_fields=["status"])
@@ -110,6 +116,7 @@ def service_record(
     partner: Partner | None = None,
     note: str = "",
 ) -> ServiceRecord:
+    check_choice(kind, ServiceKind, field="kind")
     check_not_future(delivered_on, field="delivered_on")
     if quantity < 1 or quantity > 366:
         raise ServiceError(_("Quantity must be between 1 and 366."), field="quantity")
@@ -137,6 +144,7 @@ def referral_make(
     *, actor: User, person: Person, partner: Partner, area: str, referred_on: dt.date, note: str = ""
 ) -> Referral:
     """Refer a person to a partner: only with their current consent to share with that partner."""
+    check_choice(area, NeedArea, field="area")
     check_not_future(referred_on, field="referred_on")
     if not consent_given(person, ConsentScope.SHARING, partner):
         raise ServiceError(
@@ -158,11 +166,27 @@ def referral_make(
     return referral
 
 
+def works_on_case(user: User, person: Person) -> bool:
+    """Whether ``user`` can act on a task for ``person``: active, able to care for or assess people, and able to
+    see this person (an assigned caseworker, a coordinator, the keeper of the station where the person is)."""
+    return (
+        user.is_active
+        and (can(user, Need.CARE) or can(user, Need.NEEDS))
+        and visible_persons(user).filter(pk=person.pk).exists()
+    )
+
+
 def task_add(
     *, actor: User, person: Person, kind: str, due_on: dt.date, assigned_to: User, detail: str = ""
 ) -> FollowUpTask:
+    check_choice(kind, TaskKind, field="kind")
     if due_on < timezone.localdate():
         raise ServiceError(_("The due date has already passed."), field="due_on")
+    if not works_on_case(assigned_to, person):
+        raise ServiceError(
+            _("Choose someone active who works on this case: their caseworker, a coordinator or their keeper."),
+            field="assigned_to",
+        )
     with transaction.atomic():
         task = FollowUpTask.objects.create(
             person=person, kind=kind, due_on=due_on, assigned_to=assigned_to, detail=detail.strip(), created_by=actor
@@ -188,6 +212,7 @@ def task_done(*, actor: User, task: FollowUpTask) -> FollowUpTask:
 
 
 def note_add(*, actor: User, person: Person, text: str, kind: str = NoteKind.GENERAL) -> CaseNote:
+    check_choice(kind, NoteKind, field="kind")
     if not text.strip():
         raise ServiceError(_("The note is empty."), field="text")
     with transaction.atomic():

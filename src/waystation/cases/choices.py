@@ -68,22 +68,46 @@ class ConsentScope(models.TextChoices):
 
 
 class Relation(models.TextChoices):
+    """What a family link's ``person`` is to its ``relative``."""
+
     MOTHER = "mother", _("Mother")
     FATHER = "father", _("Father")
+    PARENT = "parent", _("Parent")  # a parent whose sex is not known
     CHILD = "child", _("Child")
     SIBLING = "sibling", _("Sibling")
     SPOUSE = "spouse", _("Spouse / partner")
     OTHER = "other", _("Other relative")
 
 
+# Relations that make the link's person a parent of its relative.
+PARENT_RELATIONS = (Relation.MOTHER, Relation.FATHER, Relation.PARENT)
+
+# What the relative is to the person, for a link's relation. A parent is named here without a sex: use
+# ``inverse_relation`` to name them mother or father.
 INVERSE_RELATION = {
     Relation.MOTHER: Relation.CHILD,
     Relation.FATHER: Relation.CHILD,
-    Relation.CHILD: Relation.MOTHER,  # refined by the parent's sex when shown
+    Relation.PARENT: Relation.CHILD,
+    Relation.CHILD: Relation.PARENT,
     Relation.SIBLING: Relation.SIBLING,
     Relation.SPOUSE: Relation.SPOUSE,
     Relation.OTHER: Relation.OTHER,
 }
+
+
+def inverse_relation(relation: str, *, other_sex: str) -> Relation:
+    """What the other side of a link is, when this side is ``relation`` of it; ``other_sex`` is the other side's sex.
+
+    A link "A is the child of B", seen from A, makes B A's mother (sex F), father (sex M) or parent (unknown).
+    """
+    inverse = INVERSE_RELATION[Relation(relation)]
+    if inverse != Relation.PARENT:
+        return inverse
+    if other_sex == Sex.FEMALE:
+        return Relation.MOTHER
+    if other_sex == Sex.MALE:
+        return Relation.FATHER
+    return Relation.PARENT
 
 
 class NeedArea(models.TextChoices):

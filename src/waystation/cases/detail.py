@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from waystation.accounts.models import User
 from waystation.cases.access import Need, can, person_fields_for, visible_persons
-from waystation.cases.choices import INVERSE_RELATION, ConsentScope, NeedArea
+from waystation.cases.choices import ConsentScope, NeedArea, inverse_relation
 from waystation.cases.forms import PhotoForm
 from waystation.cases.models import Person
 from waystation.cases.services import times_sold
@@ -40,7 +40,7 @@ def _family(user: User, person: Person) -> list[dict[str, Any]]:
         if link.relative_id not in visible:
             hidden += 1
             continue
-        inverse = INVERSE_RELATION[link.relation]  # type: ignore[index]
+        inverse = inverse_relation(link.relation, other_sex=link.relative.sex)
         rows.append({"relative": link.relative, "relation": inverse.label, "stateless": link.stateless})
     for link in person.family_links_in.select_related("person"):
         if link.person_id not in visible:

@@ -10,11 +10,30 @@ from django.utils.translation import gettext as _
 
 from waystation.accounts.models import User
 from waystation.audit.services import audit_record
-from waystation.cases.choices import CaseStatus, ConsentScope, Language, Relation
+from waystation.cases import htcds
+from waystation.cases.choices import (
+    ENDED_STATUSES,
+    PARENT_RELATIONS,
+    CaseStatus,
+    ConsentScope,
+    Language,
+    Province,
+    Relation,
+    Sex,
+)
 from waystation.cases.models import Consent, ExploitationEpisode, FamilyLink, Partner, Person
+from waystation.lib.choices import check_choice, check_choices
 from waystation.lib.errors import ServiceError
 from waystation.lib.months import check_birth_year, check_month
-from waystation.network.models import Country, Movement, MovementStatus, Station, StationKind, StationStatus
+from waystation.network.models import (
+    OPEN_MOVEMENT_STATUSES,
+    Country,
+    Movement,
+    MovementStatus,
+    Station,
+    StationKind,
+    StationStatus,
+)
 
 IDENTITY_FIELDS = ("name_hangul", "name_romanized", "name_chinese", "aliases", "date_of_birth", "contacts", "narrative")
 
@@ -35,11 +54,22 @@ def _check_date_of_birth(text: str, birth_year: int | None) -> str:
     return born.isoformat()
 
 
-def _check_languages(languages: list[str]) -> list[str]:
-    unknown = sorted(set(languages) - set(Language.values))
-    if unknown:
-        raise ServiceError(_("Unknown language code: %(codes)s.") % {"codes": ", ".join(unknown)}, field="languages")
-    return sorted(set(languages))
+def _check_languages(languages: object) -> list[str]:
+    message = _("Unknown language code: %(value)s.")
+    return check_choices(languages, Language, field="languages", message=message)
+
+
+NAME_FIELDS = ("name_hangul", "name_romanized", "name_chinese")
+
+
+def _check_has_name(names: dict[str, str]) -> None:
+    if not any(names[field].strip() for field in NAME_FIELDS):
+        raise ServiceError(_("Enter at least one form of the name."), field="name_hangul")
+
+
+def _check_month_order(left_nk: dt.date | None, first_contact: dt.date | None) -> None:
+    if left_nk and first_contact and left_nk > first_contact:
+        raise ServiceError(_("First contact cannot come before leaving North Korea."), field="first_contact_month")
 
 
 def status_on_arrival(station: Station) -> str:
@@ -72,12 +102,13 @@ def person_register(
     """Register a person arriving at a station: the case and its intake movement, in one step."""
     if station.status != StationStatus.ACTIVE:
         raise ServiceError(_("This station is not active: nobody can be registered there."), field="station")
+    check_choice(sex, Sex, field="sex")
+    check_choice(origin_province, Province, field="origin_province")
     left = check_month(left_nk_month, field="left_nk_month")
     contact = check_month(first_contact_month, field="first_contact_month") or timezone.localdate().replace(day=1)
-    if left and left > contact:
-        raise ServiceError(_("First contact cannot come before leaving North Korea."), field="first_contact_month")
-    if not (name_hangul.strip() or name_romanized.strip() or name_chinese.strip()):
-        raise ServiceError(_("Enter at least one form of the name."), field="name_hangul")
+    _check_month_order(left, contact)
+    _check_has_name({"name_hangul": name_hangul, "name_romanized": name_romanized, "name_chinese": name_chinese})
+    checked_languages = _check_languages(languages)
     now = timezone.now()
     with transaction.atomic():
         person = Person.objects.create(
@@ -86,7 +117,7 @@ def person_register(
             origin_province=origin_province,
             left_nk_month=left,
             first_contact_month=contact,
-            languages=_check_languages(languages or []),
+            languages=checked_languages,
             status=status_on_arrival(station),
             name_hangul=name_hangul.strip(),
             name_romanized=name_romanized.strip(),
@@ -124,13 +155,25 @@ def person_update(*, actor: User, person: Person, **changes: object) -> Person:
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"not editable here: {sorted(unknown)}")
+    if "sex" in changes:
+        check_choice(changes["sex"], Sex, field="sex")
+    if "origin_province" in changes:
+        check_choice(changes["origin_province"], Province, field="origin_province")
     if "birth_year" in changes:
         changes["birth_year"] = check_birth_year(changes["birth_year"])  # type: ignore[arg-type]
     for month_field in ("left_nk_month", "first_contact_month"):
         if month_field in changes:
             changes[month_field] = check_month(changes[month_field], field=month_field)  # type: ignore[arg-type]
+    _check_month_order(
+        changes.get("left_nk_month", person.left_nk_month),  # type: ignore[arg-type]
+        changes.get("first_contact_month", person.first_contact_month),  # type: ignore[arg-type]
+    )
+    for text_field in IDENTITY_FIELDS:
+        if text_field in changes:
+            changes[text_field] = str(changes[text_field] or "").strip()
+    _check_has_name({field: str(changes.get(field, getattr(person, field))) for field in NAME_FIELDS})
     if "languages" in changes:
-        changes["languages"] = _check_languages(list(changes["languages"]))  # type: ignore[call-overload]
+        changes["languages"] = _check_languages(changes["languages"])
     if "date_of_birth" in changes:
         year = changes.get("birth_year", person.birth_year)
         changes["date_of_birth"] = _check_date_of_birth(str(changes["date_of_birth"]), year)  # type: ignore[arg-type]
@@ -147,38 +190,67 @@ def person_update(*, actor: User, person: Person, **changes: object) -> Person:
     return person
 
 
+def _check_status_change(person: Person, status: str, *, by_hand: bool) -> None:
+    if by_hand and status == person.status:
+        raise ServiceError(_("The case already has this status."), field="status")
+    open_statuses = set(
+        Movement.objects.filter(person=person, status__in=OPEN_MOVEMENT_STATUSES).values_list("status", flat=True)
+    )
+    if by_hand and status == CaseStatus.IN_TRANSIT and MovementStatus.UNDER_WAY not in open_statuses:
+        raise ServiceError(
+            _("A person is in transit only while a movement is under way: record the departure instead."),
+            field="status",
+        )
+    if status in ENDED_STATUSES and open_statuses:
+        raise ServiceError(_("End or cancel the open movement first."), field="status")
+
+
+def person_status_apply(*, actor: User, person: Person, status: str, by_hand: bool = False) -> bool:
+    """Change a person's status, with its audit event, inside the caller's transaction. The one place that writes
+    a case status: setting it by hand (``person_set_status``) and movements that imply one both come here.
+
+    Refused: ending the case while a movement is open; by hand also the current status, and ``in_transit``
+    without a movement under way. ``closed_at`` is set when the case closes and cleared on any other status.
+    Returns whether anything changed.
+    """
+    _check_status_change(person, status, by_hand=by_hand)
+    if status == person.status:
+        return False
+    old = person.status
+    person.status = status
+    person.closed_at = timezone.now() if status == CaseStatus.CLOSED else None
+    person.save(update_fields=["status", "closed_at", "updated_at"])
+    audit_record(
+        actor=actor, action="person.status", target=person, case_id=person.id, details={"from": old, "to": status}
+    )
+    return True
+
+
 def person_set_status(*, actor: User, person: Person, status: str) -> Person:
+    """A status set by hand (detained, missing, resettled, closed...); moving along the route sets its own."""
     if status not in CaseStatus.values:
         raise ServiceError(_("Unknown status."), field="status")
-    if status == person.status:
-        raise ServiceError(_("The case already has this status."), field="status")
     with transaction.atomic():
-        old = person.status
-        person.status = status
-        person.closed_at = timezone.now() if status == CaseStatus.CLOSED else None
-        person.save(update_fields=["status", "closed_at", "updated_at"])
-        audit_record(
-            actor=actor, action="person.status", target=person, case_id=person.id, details={"from": old, "to": status}
-        )
+        person_status_apply(actor=actor, person=person, status=status, by_hand=True)
     return person
 
 
 def consent_record(*, actor: User, person: Person, scope: str, given: bool, partner: Partner | None = None) -> Consent:
+    """Record a consent decision. Withdrawing consent to photos removes the stored photo in the same step."""
     if scope not in ConsentScope.values:
         raise ServiceError(_("Unknown consent scope."), field="scope")
     if scope == ConsentScope.SHARING and partner is None:
         raise ServiceError(_("Sharing consent names the partner it is given for."), field="partner")
     if scope != ConsentScope.SHARING:
         partner = None
+    details: dict[str, object] = {"scope": scope, "given": given, "partner": partner.pk if partner else None}
     with transaction.atomic():
         consent = Consent.objects.create(person=person, scope=scope, given=given, partner=partner, recorded_by=actor)
-        audit_record(
-            actor=actor,
-            action="consent.record",
-            target=consent,
-            case_id=person.id,
-            details={"scope": scope, "given": given, "partner": partner.pk if partner else None},
-        )
+        if scope == ConsentScope.PHOTOS and not given:
+            details["photo_removed"] = Person.objects.filter(pk=person.pk, photo__isnull=False).exists()
+            person.photo = None
+            person.save(update_fields=["photo", "updated_at"])
+        audit_record(actor=actor, action="consent.record", target=consent, case_id=person.id, details=details)
     return consent
 
 
@@ -188,9 +260,28 @@ def consent_given(person: Person, scope: str, partner: Partner | None = None) ->
     return bool(latest and latest.given)
 
 
+def _parents_of(person_ids: set[object]) -> set[object]:
+    """The ids of the recorded parents of these persons (links are stored in either direction)."""
+    as_parent = FamilyLink.objects.filter(relative_id__in=person_ids, relation__in=PARENT_RELATIONS)
+    as_child = FamilyLink.objects.filter(person_id__in=person_ids, relation=Relation.CHILD)
+    return {*as_parent.values_list("person_id", flat=True), *as_child.values_list("relative_id", flat=True)}
+
+
+def _is_ancestor(candidate: Person, of: Person) -> bool:
+    seen: set[object] = set()
+    generation: set[object] = {of.pk}
+    while generation:
+        generation = _parents_of(generation) - seen
+        if candidate.pk in generation:
+            return True
+        seen |= generation
+    return False
+
+
 def family_link_add(
     *, actor: User, person: Person, relative: Person, relation: str, stateless: bool = False
 ) -> FamilyLink:
+    """Record that ``person`` is the ``relation`` of ``relative``."""
     if relative.pk == person.pk:
         raise ServiceError(_("A person cannot be their own relative."), field="relative")
     if relation not in Relation.values:
@@ -200,6 +291,12 @@ def family_link_add(
         or FamilyLink.objects.filter(person=relative, relative=person).exists()
     ):
         raise ServiceError(_("These two people are already linked."), field="relative")
+    parent, child = (person, relative) if relation in PARENT_RELATIONS else (relative, person)
+    if relation in (*PARENT_RELATIONS, Relation.CHILD) and _is_ancestor(child, of=parent):
+        raise ServiceError(
+            _("This link would make someone their own ancestor: check who is the parent and who is the child."),
+            field="relation",
+        )
     with transaction.atomic():
         link = FamilyLink.objects.create(
             person=person, relative=relative, relation=relation, stateless=stateless, created_by=actor
@@ -229,6 +326,12 @@ def episode_add(
     trafficker_relation: str = "",
     note: str = "",
 ) -> ExploitationEpisode:
+    check_choice(exploitation_type, htcds.ExploitationType, field="exploitation_type")
+    check_choice(province_in_china, htcds.ChinaProvince, field="province_in_china", blank=True)
+    roles = check_choices(perpetrator_roles, htcds.PerpetratorRole, field="perpetrator_roles")
+    methods = check_choices(control_methods, htcds.ControlMethod, field="control_methods")
+    check_choice(recruitment_method, htcds.RecruitmentMethod, field="recruitment_method", blank=True)
+    check_choice(trafficker_relation, htcds.TraffickerRelation, field="trafficker_relation", blank=True)
     start = check_month(start_month, field="start_month")
     end = check_month(end_month, field="end_month")
     if start and end and end < start:
@@ -241,8 +344,8 @@ def episode_add(
             end_month=end,
             province_in_china=province_in_china,
             was_sold=was_sold,
-            perpetrator_roles=sorted(set(perpetrator_roles or [])),
-            control_methods=sorted(set(control_methods or [])),
+            perpetrator_roles=roles,
+            control_methods=methods,
             recruitment_method=recruitment_method,
             trafficker_relation=trafficker_relation,
             note=note.strip(),

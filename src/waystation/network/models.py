@@ -36,6 +36,15 @@ class StationStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+# A code name is part of the station's URL and is read out over the phone: plain letters, digits, "-" and "_".
+CODE_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,40}\Z"
+CODE_NAME_MESSAGE = _("Use 1 to 40 letters, digits, hyphens (-) or underscores (_), without spaces.")
+# Words the station URLs use themselves (``/stations/new/``): a station of that name could not be reached.
+RESERVED_CODE_NAMES = frozenset({"new"})
+RESERVED_CODE_NAME_MESSAGE = _("This word is reserved: choose another code name.")
+MAX_CAPACITY = 500
+
+
 class Station(models.Model):
     """A place on the route, known only by its code name and a coarse region; never an address."""
 
@@ -110,6 +119,14 @@ class Movement(models.Model):
         indexes = [
             models.Index(fields=["person", "status", "arrived_at"]),
             models.Index(fields=["to_station", "status"]),
+        ]
+        constraints = [
+            # A person is on one way at a time: at most one movement planned or under way.
+            models.UniqueConstraint(
+                fields=["person"],
+                condition=models.Q(status__in=OPEN_MOVEMENT_STATUSES),
+                name="one_open_movement",
+            )
         ]
         verbose_name = _("movement")
 

@@ -148,7 +148,8 @@ def movement_update(request: AuthedHttpRequest, code: str, movement_id: int) -> 
         check_movement_action(request.user, movement, action)
         kwargs = {"actor": request.user, "movement": movement}
         if action == "depart":
-            done = run_service(form, services.movement_depart, **kwargs)
+            expected = form.cleaned_data["expected_arrival"]
+            done = run_service(form, services.movement_depart, expected_arrival=expected, **kwargs)
         elif action == MovementStatus.ARRIVED:
             done = run_service(form, services.movement_arrive, **kwargs)
         else:
