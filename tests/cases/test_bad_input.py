@@ -11,7 +11,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.apps import apps
 from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.translation import gettext
@@ -20,15 +19,9 @@ from waystation.accounts.models import User
 from waystation.cases.choices import NeedArea
 from waystation.cases.models import Person
 from waystation.network.models import Station
+from waystation.testing.db import row_counts
 
-
-def snapshot() -> dict[str, int]:
-    """Row counts of every table of the project (audit events included)."""
-    return {
-        model._meta.label: model.objects.count()
-        for model in apps.get_models()
-        if model.__module__.startswith("waystation.")
-    }
+snapshot = row_counts
 
 
 def refused(response: Any, message: str, before: dict[str, int], status: int = 200) -> None:

@@ -23,6 +23,7 @@ from waystation.cases.services import consent_record, episode_add, person_set_ph
 from waystation.network.models import MovementStatus
 from waystation.network.selectors import open_movement
 from waystation.network.services import movement_end, movement_plan
+from waystation.testing.db import audit_unavailable
 from waystation.vault.reveal import reveal, sensitive_fields
 
 # --- who knows which case exists -------------------------------------------------------------------------------------
@@ -257,16 +258,12 @@ def test_a_reveal_is_audited_before_any_value_is_returned(
     assert event.actor == world.caseworker and event.purpose == "test" and event.case_id == person.id
     assert "person.narrative" in json.dumps(event.details)
 
-    def audit_down(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("audit log unavailable")
-
     client = client_for(world.caseworker)  # signing in is audited too: before the audit log goes down
     client.raise_request_exception = False
-    monkeypatch.setattr(AuditEvent, "save", audit_down)
-    with pytest.raises(RuntimeError):
-        reveal(user=world.caseworker, items=[(person, ["narrative"])], purpose="test", case_id=person.id)
-
-    response = client.get(f"/cases/{person.case_code}/")
+    with audit_unavailable(monkeypatch):
+        with pytest.raises(RuntimeError):
+            reveal(user=world.caseworker, items=[(person, ["narrative"])], purpose="test", case_id=person.id)
+        response = client.get(f"/cases/{person.case_code}/")
     assert response.status_code == 500
     assert canary("narrative") not in response.content.decode()
 

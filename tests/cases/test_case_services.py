@@ -28,6 +28,7 @@ from waystation.lib.errors import ServiceError
 from waystation.network.models import Country, Movement, MovementStatus, Station, StationStatus
 from waystation.network.selectors import current_station_id
 from waystation.network.services import station_set_status
+from waystation.testing.db import audit_unavailable
 
 CASE_CODE_RE = re.compile(rf"^[{CASE_CODE_ALPHABET}]{{4}}-[{CASE_CODE_ALPHABET}]{{4}}$")
 
@@ -82,14 +83,8 @@ def test_registration_writes_nothing_when_any_part_of_it_fails(
     """Person, intake movement and audit event are one transaction: no audit event, no person."""
     before = counts()
 
-    def audit_down(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("audit log unavailable")
-
-    monkeypatch.setattr(AuditEvent, "save", audit_down)
-    with pytest.raises(RuntimeError):
+    with audit_unavailable(monkeypatch), pytest.raises(RuntimeError):
         person_register(actor=keeper_a, station=station_a, **arrival())
-
-    monkeypatch.undo()
     assert counts() == before
 
 

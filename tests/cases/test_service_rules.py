@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from django.apps import apps
 from django.utils import timezone
 
 from waystation.accounts.models import User
@@ -44,13 +43,12 @@ from waystation.lib.errors import ServiceError
 from waystation.network import services as network_services
 from waystation.network.models import Station
 from waystation.network.selectors import open_movement
+from waystation.testing.db import audit_unavailable, row_counts
 
 CHOICE = "Select a valid choice. {} is not one of the available choices."
 
 
-def snapshot() -> dict[str, int]:
-    models = [m for m in apps.get_models() if m.__module__.startswith("waystation.")]
-    return {m._meta.label: m._default_manager.count() for m in models}
+snapshot = row_counts
 
 
 def row(person: Person) -> dict[str, Any]:
@@ -502,12 +500,7 @@ def test_a_photo_removal_is_part_of_the_consent_transaction(
 ) -> None:
     before = snapshot()
 
-    def audit_down(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("audit log unavailable")
-
-    monkeypatch.setattr(AuditEvent, "save", audit_down)
-    with pytest.raises(RuntimeError):
+    with audit_unavailable(monkeypatch), pytest.raises(RuntimeError):
         consent_record(actor=coordinator, person=person_at_a, scope=ConsentScope.PHOTOS, given=False)
-    monkeypatch.undo()
     assert snapshot() == before
     assert Person.objects.filter(pk=person_at_a.pk, photo__isnull=False).exists()

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -26,6 +25,7 @@ from waystation.network import services
 from waystation.network.forms import StationForm
 from waystation.network.models import Movement, MovementStatus, Station, StationStatus
 from waystation.network.selectors import open_movement
+from waystation.testing.db import row_counts
 
 CHOICE = "Select a valid choice. {} is not one of the available choices."
 CODE_NAME = "Use 1 to 40 letters, digits, hyphens (-) or underscores (_), without spaces."
@@ -36,9 +36,7 @@ NO_DURATION = "Give an expected arrival: there is no usual duration for this leg
 
 
 def snapshot() -> dict[str, Any]:
-    counts: dict[str, Any] = {
-        m._meta.label: m._default_manager.count() for m in apps.get_models() if m.__module__.startswith("waystation.")
-    }
+    counts: dict[str, Any] = dict(row_counts())
     counts["persons"] = list(Person.objects.order_by("pk").values())
     counts["movements"] = list(Movement.objects.order_by("pk").values())
     counts["stations"] = list(Station.objects.order_by("pk").values())
