@@ -35,7 +35,7 @@ lint: $(STAMP)
 messages: $(STAMP)
 	cd src/waystation && WAYSTATION_HOME=$(CURDIR)/var/i18n WAYSTATION_DEV_HTTP=1 \
 		DJANGO_SETTINGS_MODULE=waystation.settings $(CURDIR)/$(BIN)/django-admin makemessages \
-		-l ko -l zh_Hans --ignore 'testing/*' --ignore '*/migrations/*'
+		-l ko -l zh_Hans --ignore 'testing/*' --ignore '*/migrations/*' --no-obsolete
 	$(BIN)/waystation compilemessages
 
 clean:
