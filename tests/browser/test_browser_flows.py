@@ -266,6 +266,7 @@ def test_language_switch_shows_korean(cast: Any, open_page: Any, make_person: An
     code = make_person().case_code
     page = open_page(cast.coordinator)
     expect(heading(page)).to_have_text("Dashboard")
+    page.wait_for_load_state("load")  # the deferred script that submits on change has run (a user sees no race)
     page.get_by_label("Language").select_option(label="한국어")
 
     expect(page.locator("html")).to_have_attribute("lang", "ko")
