@@ -23,7 +23,7 @@ from waystation.cases.choices import (
     Sex,
     TaskKind,
 )
-from waystation.cases.models import Partner
+from waystation.cases.models import Partner, Person
 from waystation.network.models import Station, StationStatus
 from waystation.web.forms import DateInput, MonthField
 
@@ -199,11 +199,13 @@ class TaskForm(forms.Form):
     assigned_to = forms.ModelChoiceField(label=_("Assigned to"), queryset=User.objects.none())
     detail = forms.CharField(label=_("Detail"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, person: Person, **kwargs: Any) -> None:
+        from waystation.cases.care_services import works_on_case
+
         super().__init__(*args, **kwargs)
-        self.fields["assigned_to"].queryset = User.objects.filter(  # type: ignore[attr-defined]
-            is_active=True, role__in=[Role.CASEWORKER, Role.COORDINATOR, Role.KEEPER]
-        ).order_by("username")
+        staff = User.objects.filter(is_active=True, role__in=[Role.CASEWORKER, Role.COORDINATOR, Role.KEEPER])
+        ids = [user.pk for user in staff if works_on_case(user, person)]  # only who can see and act on this case
+        self.fields["assigned_to"].queryset = User.objects.filter(pk__in=ids).order_by("username")  # type: ignore[attr-defined]
 
 
 class NoteForm(forms.Form):

@@ -127,10 +127,12 @@ def _case_form(
     done: str,
     to_kwargs: Callable[[dict[str, Any]], dict[str, Any]] = dict,
     initial: Callable[[Person], dict[str, Any]] | None = None,
+    for_person: bool = False,
 ) -> HttpResponse:
     """The one shape of every small case form: check access, validate, call the service, back to the case."""
     person = case_for_user(request.user, code, need)
-    form = form_class(request.POST or None, initial=initial(person) if initial else None)
+    extra = {"person": person} if for_person else {}  # forms whose choices depend on the case
+    form = form_class(request.POST or None, initial=initial(person) if initial else None, **extra)
     if request.method == "POST" and form.is_valid():
 
         def call() -> Any:
@@ -315,6 +317,7 @@ def task(request: AuthedHttpRequest, code: str) -> HttpResponse:
         service=care_services.task_add,
         title=_("Add a follow-up task"),
         done=_("Task added."),
+        for_person=True,
     )
 
 
