@@ -1,14 +1,41 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
-class AuditEvent(models.Model):
-    """One thing someone did. Ids, never personal content: the auditor sees who did what to which case id."""
+class AppendOnlyError(Exception):
+    """Audit events are written once and never changed or removed (the database refuses it too)."""
 
-    at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("audit events are append-only: no UPDATE")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit events are append-only: no DELETE")
+
+    # Bulk paths that would bypass the chain.
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        raise AppendOnlyError("audit events are append-only: no UPDATE")
+
+    def bulk_create(self, *args: Any, **kwargs: Any) -> list[AuditEvent]:
+        raise AppendOnlyError("audit events are written one at a time through audit_record")
+
+
+class AuditEvent(models.Model):
+    """One thing someone did. Ids, never personal content: the auditor sees who did what to which case id.
+
+    Rows form a hash chain (see ``waystation.audit.chain``): ``seq`` is gap-free in insertion order, ``leaf_hash`` is
+    SHA-256(0x00 || canonical bytes of the event), ``chain_hash`` is SHA-256(previous chain hash || leaf hash). The
+    database refuses UPDATE and DELETE on this table (triggers, migration 0002).
+    """
+
+    seq = models.PositiveBigIntegerField(_("sequence number"), unique=True, editable=False)
+    at = models.DateTimeField(_("time"), db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     actor_role = models.CharField(max_length=20, blank=True)
     action = models.CharField(_("action"), max_length=60, db_index=True)
@@ -18,6 +45,10 @@ class AuditEvent(models.Model):
     purpose = models.CharField(_("purpose"), max_length=60, blank=True)
     # Coded facts only (field names, status codes, ids); services never put free text here.
     details = models.JSONField(default=dict, blank=True)
+    leaf_hash = models.CharField(max_length=64, editable=False)
+    chain_hash = models.CharField(max_length=64, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
@@ -25,3 +56,11 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target_type}:{self.target_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise AppendOnlyError("audit events are append-only: no UPDATE")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit events are append-only: no DELETE")

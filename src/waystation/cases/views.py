@@ -131,7 +131,7 @@ def _case_form(
 ) -> HttpResponse:
     """The one shape of every small case form: check access, validate, call the service, back to the case."""
     person = case_for_user(request.user, code, need)
-    extra = {"person": person} if for_person else {}  # forms whose choices depend on the case
+    extra: dict[str, Any] = {"person": person} if for_person else {}  # forms whose choices depend on the case
     form = form_class(request.POST or None, initial=initial(person) if initial else None, **extra)
     if request.method == "POST" and form.is_valid():
 
