@@ -20,6 +20,12 @@ the above in one namespace. ``client_for(user)`` gives a signed-in browser-like 
 (``client_for(None)`` an anonymous one): ``get`` remembers the CSRF token of the page it fetched and
 ``submit(path, data)`` posts a form with it, as a browser would. ``url_routes`` lists every URL pattern.
 
+Second factor: every persona has a confirmed TOTP device (``make_user``), and ``client_for(user)`` is signed in with
+both factors (the device is recorded in the session as ``django_otp.login`` does); ``client_for(user,
+verified=False)`` has passed the password only. ``totp_code(user)`` is a code the user's device accepts now (single
+use: the next call gives the next acceptable one), and ``sign_in_fully(client, username, password)`` goes through
+both sign-in forms as a browser does.
+
 Personas are hashed with a fast hasher (MD5, appended to the configured hashers for verification only), because
 Argon2 at production strength costs ~0.1 s a user: new passwords set by the app under test are still Argon2.
 """
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -38,6 +45,9 @@ from django.conf import settings as django_settings
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import hotp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from waystation.accounts.models import Role, User
 from waystation.accounts.services import user_create, user_set_active
@@ -88,16 +98,62 @@ class BrowserClient(Client):
 
 
 @pytest.fixture
-def client_for(db: None) -> Callable[[User | None], BrowserClient]:
-    """``client_for(user)``: a CSRF-enforcing client signed in as ``user`` (anonymous for None)."""
+def client_for(db: None) -> Callable[..., BrowserClient]:
+    """``client_for(user, verified=True)``: a CSRF-enforcing client signed in as ``user`` (anonymous for None),
+    with the second factor passed unless ``verified=False``."""
 
-    def make(user: User | None) -> BrowserClient:
+    def make(user: User | None, *, verified: bool = True) -> BrowserClient:
         client = BrowserClient()
         if user is not None:
             client.force_login(user)
+            if verified:
+                session = client.session
+                session[DEVICE_ID_SESSION_KEY] = totp_device(user).persistent_id
+                session.save()
         return client
 
     return make
+
+
+def totp_device(user: User) -> TOTPDevice:
+    """The user's confirmed authenticator (made now for a user created without one)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+
+
+def next_totp_code(device: TOTPDevice) -> str:
+    """A code ``device`` accepts now: the current time step's, or, when that was used already (codes are single
+    use), the next step within the device's tolerance. When even that is used (a test signing the same user in
+    three times in 30 seconds), the device's record of the last step used is moved back: a real person would wait
+    for the next code."""
+    device.refresh_from_db()
+    now_t = int((time.time() - device.t0) // device.step) + device.drift
+    t = max(now_t, device.last_t + 1)
+    if t > now_t + device.tolerance:
+        TOTPDevice.objects.filter(pk=device.pk).update(last_t=now_t - 1)
+        t = now_t
+    return f"{hotp(device.bin_key, t, digits=device.digits):0{device.digits}d}"
+
+
+@pytest.fixture
+def totp_code() -> Callable[[User], str]:
+    """``totp_code(user)``: a code the user's authenticator accepts now."""
+    return lambda user: next_totp_code(totp_device(user))
+
+
+@pytest.fixture
+def sign_in_fully(totp_code: Callable[[User], str]) -> Callable[..., Any]:
+    """``sign_in_fully(client, username, password)``: the password form, then the code; returns the last answer."""
+
+    def sign_in(client: BrowserClient, username: str, password: str = PASSWORD) -> Any:
+        client.get("/accounts/login/")
+        response = client.submit("/accounts/login/", {"username": username, "password": password})
+        assert response.status_code == 302, f"{username}: the password was refused"
+        client.get(response["Location"])
+        code = totp_code(User.objects.get(username=username))
+        return client.submit("/accounts/two-factor/", {"token": code})
+
+    return sign_in
 
 
 # --- users ---------------------------------------------------------------------------------------------------------
@@ -120,6 +176,7 @@ def make_user(username: str, role: str, *, active: bool = True) -> User:
     """A user created through the accounts service, with the shared test password."""
     with override_settings(PASSWORD_HASHERS=[FAST_HASHER, *django_settings.PASSWORD_HASHERS]):
         user, _password = user_create(actor=None, username=username, role=role, password=PASSWORD)
+    totp_device(user)  # every persona has a confirmed authenticator
     if not active:
         admin = User.objects.filter(role=Role.ADMINISTRATOR, is_active=True).first()
         admin = admin or make_user(f"admin-for-{username}", Role.ADMINISTRATOR)

@@ -43,6 +43,14 @@ GET: dict[str, tuple[Any, ...]] = {
     "accounts:users":               (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    OK,        LOGIN, LOGIN),
     "accounts:user_create":         (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    OK,        LOGIN, LOGIN),
     "accounts:user_set_active":     (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "accounts:user_unlock":         (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "accounts:security":            (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
+    "accounts:two_factor":          (FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     LOGIN, LOGIN),
+    "accounts:two_factor_setup":    (FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     LOGIN, LOGIN),
+    "accounts:backup_codes_new":    (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "accounts:user_reset_2fa":      (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "accounts:sign_out_everywhere": (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "accounts:end_all_sessions":    (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     # Every role has a dashboard; the audit trail is the auditor's alone.
     "web:dashboard":                (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
     "audit:events":                 (DENIED,    DENIED,    DENIED,    DENIED,    OK,        DENIED,    LOGIN, LOGIN),
@@ -112,6 +120,11 @@ POST: dict[str, tuple[Any, ...]] = {
     #                                 keeper     casewrk    coord      analyst    auditor    admin      anon   inactive
     "accounts:logout":              (FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     LOGIN, LOGIN),
     "accounts:user_set_active":     (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    FOUND,     LOGIN, LOGIN),
+    "accounts:user_unlock":         (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    FOUND,     LOGIN, LOGIN),
+    "accounts:sign_out_everywhere": (FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     LOGIN, LOGIN),
+    "accounts:end_all_sessions":    (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    FOUND,     LOGIN, LOGIN),
+    "accounts:backup_codes_new":    (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
+    "accounts:user_reset_2fa":      (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    FOUND,     LOGIN, LOGIN),
     "cases:goal_status":            (DENIED,    FOUND,     FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:goal_status [hidden]":   (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:task_done":              (DENIED,    FOUND,     FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
@@ -131,6 +144,11 @@ POST: dict[str, tuple[Any, ...]] = {
 POST_BODIES: dict[str, dict[str, str]] = {
     "accounts:logout": {},
     "accounts:user_set_active": {"active": "0"},
+    "accounts:user_unlock": {},
+    "accounts:sign_out_everywhere": {},
+    "accounts:end_all_sessions": {},
+    "accounts:backup_codes_new": {},
+    "accounts:user_reset_2fa": {},
     "cases:goal_status": {"status": "achieved"},
     "cases:task_done": {},
     "cases:assignment_end": {},
@@ -142,7 +160,7 @@ POST_BODIES: dict[str, dict[str, str]] = {
 NO_SUCH_CASE = "ZZZZ-0000"  # Z and 0 are not in the case code alphabet: this code can never exist
 NO_SUCH_STATION = "NOWHERE"
 HIDING_ARGS = {"code", "code_name"}
-SIGNS_OUT = {"quick_exit", "accounts:logout"}
+SIGNS_OUT = {"quick_exit", "accounts:logout", "accounts:sign_out_everywhere", "accounts:end_all_sessions"}
 
 
 def sample_kwargs(world: SimpleNamespace, role: str, hidden: bool, names: tuple[str, ...]) -> dict[str, Any]:

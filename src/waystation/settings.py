@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -66,6 +67,13 @@ HOME = waystation_home()
 SECRET_KEY = secret_key(HOME)
 DEBUG = env_bool("WAYSTATION_DEBUG")
 DEV_HTTP = env_bool("WAYSTATION_DEV_HTTP")
+if DEBUG and not DEV_HTTP:
+    # DEBUG pages show settings, SQL and local variables (a case's decrypted fields among them) to whoever causes
+    # an error: never in production.
+    raise ImproperlyConfigured(
+        "WAYSTATION_DEBUG=1 is refused in production. Debug mode is for a development machine only: there, set "
+        "WAYSTATION_DEV_HTTP=1 as well; in production, unset WAYSTATION_DEBUG."
+    )
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("WAYSTATION_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
 INSTALLED_APPS = [
@@ -79,6 +87,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 
 MIDDLEWARE = [
@@ -89,12 +101,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the second factor passed in this session
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "waystation.web.middleware.SecurityHeadersMiddleware",
+    "waystation.web.middleware.SessionLifetimeMiddleware",
     "waystation.web.middleware.LoginRequiredMiddleware",
     "waystation.web.middleware.RejectNulBytesMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as Axes asks: it turns a lockout into our (generic) sign-in answer
 ]
+
+# Axes first: a locked account is refused before its password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 ROOT_URLCONF = "waystation.urls"
 WSGI_APPLICATION = "waystation.wsgi.application"
@@ -162,6 +180,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 3 * 1024 * 1024
 
 # Sessions are short and idle-limited: a laptop left open signs itself out.
 SESSION_COOKIE_AGE = env_int("WAYSTATION_SESSION_MINUTES", 30) * 60
+# ... and end at the latest this long after signing in, however active (web.middleware.SessionLifetimeMiddleware).
+SESSION_ABSOLUTE_SECONDS = env_int("WAYSTATION_SESSION_MAX_HOURS", 12) * 3600
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -175,12 +195,35 @@ SECURE_SSL_REDIRECT = not DEV_HTTP and env_bool("WAYSTATION_SSL_REDIRECT", True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("WAYSTATION_BEHIND_PROXY") else None
 SECURE_HSTS_SECONDS = 0 if DEV_HTTP else 31536000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEV_HTTP
+# HSTS preload is off unless WAYSTATION_HSTS_PRELOAD=1. The preload list is public and near-permanent: being on it
+# publishes that this domain runs an HTTPS-only service, and a network that hides people may not want its domain in
+# any public list. Browsers still get HSTS for a year from the first visit. So the deploy check's W021 ("preload not
+# set") is silenced when, and only when, preload is deliberately off.
+SECURE_HSTS_PRELOAD = not DEV_HTTP and env_bool("WAYSTATION_HSTS_PRELOAD")
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD or DEV_HTTP else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # same-origin: no referrer ever leaves for another site; "no-referrer" would make browsers send "Origin: null"
 # with our own form posts, which Django's CSRF check refuses.
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Lockout (django-axes): an account is locked for one address after N failed sign-ins (a wrong password or a wrong
+# second-factor code), for M minutes; an administrator can unlock it from the Users page. See accounts/lockout.py.
+AXES_FAILURE_LIMIT = env_int("WAYSTATION_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("WAYSTATION_LOCKOUT_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "waystation.accounts.lockout.axes_username"  # a keyed hash, never the typed text
+AXES_LOCKOUT_CALLABLE = "waystation.accounts.lockout.lockout_response"  # the same page as a wrong password
+AXES_RESET_ON_SUCCESS = False  # reset only after the second factor too (accounts/views.py), not after a password
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins are in the audit trail; no second log of workers' addresses
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "token"]
+
+# Second factor (django-otp): TOTP and backup codes, for every role (accounts/second_factor.py).
+OTP_TOTP_ISSUER = "Waystation"
+OTP_TOTP_THROTTLE_FACTOR = 1  # seconds, doubled at each failure in a row
+OTP_STATIC_THROTTLE_FACTOR = 1
 
 # Where the quick-exit control sends the browser: an ordinary, neutral page.
 QUICK_EXIT_URL = os.environ.get("WAYSTATION_QUICK_EXIT_URL", "https://www.weather.com/")
@@ -192,4 +235,6 @@ LOGGING = {
     "filters": {"redact_case_codes": {"()": "waystation.lib.redact.RedactCaseCodes"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_case_codes"]}},
     "root": {"handlers": ["console"], "level": "WARNING"},
+    # Axes warns at every failed sign-in; those are audit events already (accounts/signals.py).
+    "loggers": {"axes": {"level": "ERROR"}},
 }

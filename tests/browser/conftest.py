@@ -156,9 +156,13 @@ def cast(transactional_db: None, settings: Any) -> Cast:
     if FAST_HASHER not in settings.PASSWORD_HASHERS:
         settings.PASSWORD_HASHERS = [*settings.PASSWORD_HASHERS, FAST_HASHER]
 
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     def user(username: str, role: str) -> Any:
         with override_settings(PASSWORD_HASHERS=[FAST_HASHER, *settings.PASSWORD_HASHERS]):
-            return user_create(actor=None, username=username, role=role, password=PASSWORD)[0]
+            created = user_create(actor=None, username=username, role=role, password=PASSWORD)[0]
+        TOTPDevice.objects.create(user=created, name="authenticator", confirmed=True)  # sign_in types its codes
+        return created
 
     coordinator = user("coord-hana", Role.COORDINATOR)
     keeper_a = user("keeper-lilac", Role.KEEPER)
@@ -228,7 +232,9 @@ OpenPage = Callable[..., Any]
 
 
 @pytest.fixture
-def open_page(chromium_browser: Any, live_server: Any, watch: Watch) -> Iterator[OpenPage]:
+def open_page(
+    chromium_browser: Any, live_server: Any, watch: Watch, sign_in: Callable[..., None]
+) -> Iterator[OpenPage]:
     """``open_page(user=None, phone=False, javascript=True)``: a new browser context (a separate person at a
     separate device), signed in as ``user`` when given."""
     contexts: list[Any] = []
@@ -244,7 +250,7 @@ def open_page(chromium_browser: Any, live_server: Any, watch: Watch) -> Iterator
         context.on("weberror", lambda web_error: watch.on_page_error(web_error.error))
         page = context.new_page()
         if user is not None:
-            _sign_in(page, user.username)
+            sign_in(page, user.username)
         return page
 
     yield _open
@@ -253,17 +259,23 @@ def open_page(chromium_browser: Any, live_server: Any, watch: Watch) -> Iterator
 
 
 @pytest.fixture
-def sign_in() -> Callable[..., None]:
-    """``sign_in(page, username, password=PASSWORD)`` through the login form."""
+def sign_in(totp_code: Callable[[Any], str]) -> Callable[..., None]:
+    """``sign_in(page, username, password=PASSWORD)`` through the login form and the second step (the code the
+    user's authenticator shows now, from tests/conftest.py's ``totp_code``)."""
+
+    def _sign_in(page: Any, username: str, password: str = PASSWORD) -> None:
+        from playwright.sync_api import expect
+
+        from waystation.accounts.models import User
+
+        page.goto("/accounts/login/")
+        page.get_by_label("Username").fill(username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Second step")
+        page.get_by_label("Code", exact=True).fill(totp_code(User.objects.get(username=username)))
+        page.get_by_role("button", name="Confirm").click()
+        expect(page.get_by_role("heading", level=1)).not_to_have_text("Second step")
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
     return _sign_in
-
-
-def _sign_in(page: Any, username: str, password: str = PASSWORD) -> None:
-    from playwright.sync_api import expect
-
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", level=1)).not_to_have_text("Sign in")
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()

@@ -3,6 +3,7 @@ gunicorn on a free port, on SQLite in a throwaway data folder."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import os
 import re
@@ -44,14 +45,21 @@ def waystation(*args: str, home: Path, timeout: float = 600, **extra: str) -> su
     )
 
 
-def printed_accounts(output: str) -> dict[str, tuple[str, str]]:
-    """{username: (role, password)} from the table the demo prints."""
+def printed_accounts(output: str) -> dict[str, tuple[str, str, str]]:
+    """{username: (role, password, TOTP secret)} from the table the demo prints."""
     accounts = {}
     for username in DEMO_USERNAMES:
-        match = re.search(rf"^\s+{username}\s+(.+?)\s+(\S+)\s*$", output, re.MULTILINE)
+        match = re.search(rf"^\s+{username}\s+(.+?)\s+(\S+)\s+([A-Z2-7]{{16,}})\s*$", output, re.MULTILINE)
         assert match, f"{username} is not in the demo's table:\n{output}"
-        accounts[username] = (match.group(1), match.group(2))
+        accounts[username] = (match.group(1), match.group(2), match.group(3))
     return accounts
+
+
+def totp_now(secret: str) -> str:
+    """The code an authenticator app shows now for a base32 secret, as the demo prints it."""
+    from django_otp.oath import totp
+
+    return f"{totp(base64.b32decode(secret + '=' * (-len(secret) % 8))):06d}"
 
 
 def query(home: Path, sql: str, *params: str) -> list[tuple[object, ...]]:
@@ -84,7 +92,7 @@ def test_demo_prints_six_accounts_whose_passwords_sign_in(demo: Demo) -> None:
     accounts = printed_accounts(demo.output)
     assert "http://127.0.0.1:8000" in demo.output
     assert "synthetic" in demo.output.lower() and "never enter real data" in demo.output.lower()
-    roles = {username: role for username, (role, _password) in accounts.items()}
+    roles = {username: role for username, (role, _password, _secret) in accounts.items()}
     assert roles == {
         "keeper": "Station keeper",
         "caseworker": "Caseworker / counsellor",
@@ -93,8 +101,9 @@ def test_demo_prints_six_accounts_whose_passwords_sign_in(demo: Demo) -> None:
         "auditor": "Auditor",
         "admin": "Administrator",
     }
-    for username, (_role, password) in accounts.items():
+    for username, (_role, password, secret) in accounts.items():
         assert signs_in(demo.home, username, password), username
+        assert len(base64.b32decode(secret + "=" * (-len(secret) % 8))) == 20  # a 160-bit TOTP key
         assert not signs_in(demo.home, username, password + "x")
     (persons,) = query(demo.home, "SELECT count(*) FROM cases_person")[0]
     assert persons == 300
@@ -114,6 +123,7 @@ def test_demo_run_again_keeps_the_data_and_prints_new_passwords(demo: Demo) -> N
         assert new[username][1] != old[username][1]
         assert signs_in(demo.home, username, new[username][1])
         assert not signs_in(demo.home, username, old[username][1])
+        assert new[username][2] == old[username][2], "the authenticator secret stays, so the tester's app works"
     demo.output = result.stdout  # the passwords now in force, for the tests below
 
 
@@ -201,8 +211,9 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         log.close()
 
 
-def sign_in(server: Server, username: str, password: str) -> str:
-    """Sign in through the login form as a browser does; returns where the server sends us."""
+def sign_in(server: Server, username: str, password: str, secret: str) -> str:
+    """Sign in through the two sign-in forms (password, then the authenticator's code) as a browser does; returns
+    where the server sends us."""
     response, page = server.request("GET", "/accounts/login/")
     csrf_cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie") or "")
     csrf_field = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
@@ -219,6 +230,21 @@ def sign_in(server: Server, username: str, password: str) -> str:
     assert response.status == 302, f"{username} could not sign in ({response.status})"
     session = re.search(r"sessionid=([^;]+)", response.getheader("Set-Cookie") or "")
     assert session
+    cookies = f"sessionid={session.group(1)}; csrftoken={csrf_cookie.group(1)}"
+    second_step = response.getheader("Location") or ""
+    assert second_step.startswith("/accounts/two-factor/"), f"{username}: no second step ({second_step})"
+    response, page = server.request("GET", second_step, headers={"Cookie": cookies})
+    assert response.status == 200, f"{username}: the second step answered {response.status}"
+    csrf_field = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert csrf_field
+    body = urllib.parse.urlencode({"csrfmiddlewaretoken": csrf_field.group(1), "token": totp_now(secret)})
+    response, _page = server.request(
+        "POST",
+        second_step,
+        body=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookies},
+    )
+    assert response.status == 302, f"{username}: the code was refused ({response.status})"
     location = response.getheader("Location") or ""
     response, _page = server.request("GET", location, headers={"Cookie": f"sessionid={session.group(1)}"})
     assert response.status == 200, f"{username} signed in but {location} answered {response.status}"
@@ -241,8 +267,8 @@ def test_gunicorn_serves_the_login_page_and_every_demo_account_signs_in(
     assert response.getheader("Referrer-Policy") == "same-origin"
     assert response.getheader("Cache-Control") == "no-store"
 
-    for username, (_role, password) in printed_accounts(demo.output).items():
-        sign_in(server, username, password)
+    for username, (_role, password, secret) in printed_accounts(demo.output).items():
+        sign_in(server, username, password, secret)
 
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=30) == 0

@@ -214,11 +214,12 @@ def sign_in(client: Any, username: str, password: str) -> Any:
     return client.submit(LOGIN, {"username": username, "password": password})
 
 
-def test_signing_in_is_audited(keeper_a: User, client_for: Any, persona_password: str) -> None:
+def test_signing_in_is_audited(keeper_a: User, client_for: Any, persona_password: str, sign_in_fully: Any) -> None:
     client = client_for(None)
-    response = sign_in(client, "keeper-alder", persona_password)
+    response = sign_in_fully(client, "keeper-alder", persona_password)
 
     assert response.status_code == 302 and response["Location"] == "/"
+    assert AuditEvent.objects.filter(action="auth.second_factor", actor=keeper_a).exists()
     event = AuditEvent.objects.filter(action="auth.login").latest("id")
     assert event.actor == keeper_a and event.actor_role == "keeper"
     assert client.get("/").status_code == 200

@@ -52,3 +52,13 @@ def user_set_active(*, actor: User, user: User, active: bool) -> User:
         user.save(update_fields=["is_active"])
         audit_record(actor=actor, action="user.active", target=user, details={"active": active})
     return user
+
+
+def user_unlock(*, actor: User, user: User) -> int:
+    """Lift a lockout: forget the failed sign-ins of ``user`` from every address."""
+    from waystation.accounts.lockout import reset_user
+
+    with transaction.atomic():
+        count = reset_user(user)
+        audit_record(actor=actor, action="user.unlock", target=user, details={"attempts": count})
+    return count

@@ -27,6 +27,7 @@ def _nav_items(request: HttpRequest) -> list[dict[str, object]]:
         items.append({"url": reverse("audit:events"), "label": _("Audit trail")})
     if user.role == Role.ADMINISTRATOR:
         items.append({"url": reverse("accounts:users"), "label": _("Users")})
+    items.append({"url": reverse("accounts:security"), "label": _("Sign-in and sessions")})
     return items
 
 

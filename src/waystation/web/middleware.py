@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django_otp.middleware import is_verified
 
-# Paths anyone may reach without signing in. Everything else needs a signed-in, active user.
+from waystation.accounts.sessions import signed_in_at
+from waystation.audit.services import audit_record
+
+# Paths anyone may reach without signing in. Everything else needs a signed-in, active user who passed the
+# second factor in this session; a user who gave only the password may reach the second step (and sign out).
 PUBLIC_PREFIXES = ("/accounts/login/", "/exit/", "/static/", "/i18n/", "/healthz")
+SECOND_STEP_PREFIXES = ("/accounts/two-factor/", "/accounts/logout/")
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -28,13 +36,34 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+class SessionLifetimeMiddleware:
+    """A session ends ``SESSION_ABSOLUTE_SECONDS`` after its sign-in, however active it has been since (the idle
+    timeout is ``SESSION_COOKIE_AGE``). A signed-in session without a sign-in time is treated as expired."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            started = signed_in_at(request.session)
+            if started is None or time.time() - started > settings.SESSION_ABSOLUTE_SECONDS:
+                user = request.user
+                logout(request)
+                audit_record(actor=user, action="auth.session_expired", target=user)
+        return self.get_response(request)
+
+
 class LoginRequiredMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(PUBLIC_PREFIXES) and not request.user.is_authenticated:
+        if request.path.startswith(PUBLIC_PREFIXES):
+            return self.get_response(request)
+        if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        if not is_verified(request.user) and not request.path.startswith(SECOND_STEP_PREFIXES):
+            return redirect_to_login(request.get_full_path(), "accounts:two_factor")
         return self.get_response(request)
 
 

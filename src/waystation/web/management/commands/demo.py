@@ -1,8 +1,8 @@
 """``waystation demo``: a working Waystation on this machine, with synthetic data, in one command.
 
 It prepares the data folder, compiles the translations, migrates, generates synthetic data the first time, gives
-each demo account a fresh password, prints them, and serves on http://127.0.0.1:8000. Run it again and it keeps
-the data and prints new passwords.
+each demo account a fresh password and an authenticator (TOTP) secret, prints them, and serves on
+http://127.0.0.1:8000. Run it again and it keeps the data and the secrets, and prints new passwords.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from waystation import synth
 from waystation.accounts.models import Role, User
+from waystation.accounts.second_factor import base32_secret
 from waystation.accounts.services import user_create, user_set_password
 from waystation.cases.models import Person
 from waystation.web.management.serving import check_bind, exec_gunicorn
@@ -94,8 +96,9 @@ class Command(BaseCommand):
             self.stdout.write(f"  {text}")
         self.stdout.flush()
 
-    def reset_passwords(self) -> list[tuple[str, str, str]]:
-        """A fresh random password for each demo account, created if missing."""
+    def reset_passwords(self) -> list[tuple[str, str, str, str]]:
+        """A fresh random password for each demo account, created if missing, and its authenticator secret (kept
+        from one run to the next, so that a tester's authenticator app keeps working)."""
         accounts = []
         for username, role in DEMO_ACCOUNTS:
             user = User.objects.filter(username=username).first()
@@ -103,23 +106,31 @@ class Command(BaseCommand):
                 user, password = user_create(actor=None, username=username, role=role)
             else:
                 password = user_set_password(actor=None, user=user)
-            accounts.append((username, str(Role(user.role).label), password))
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
+            if device is None:
+                device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+            accounts.append((username, str(Role(user.role).label), password, base32_secret(device)))
         return accounts
 
-    def print_accounts(self, home: Path, accounts: list[tuple[str, str, str]], *, url: str) -> None:
+    def print_accounts(self, home: Path, accounts: list[tuple[str, str, str, str]], *, url: str) -> None:
         where = "PostgreSQL (DATABASE_URL)" if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else home
-        width = max(len(role) for _u, role, _p in accounts)
+        width = max(len(role) for _u, role, _p, _s in accounts)
         lines = [
             "",
             "Waystation demo: synthetic, clearly fictional data only. Never enter real data:",
             "encryption at rest is not in place yet.",
             f"Data: {where}",
             "",
-            f"  {'username':<12} {'role':<{width}}  password",
-            f"  {'-' * 12} {'-' * width}  {'-' * 23}",
-            *(f"  {username:<12} {role:<{width}}  {password}" for username, role, password in accounts),
+            f"  {'username':<12} {'role':<{width}}  {'password':<23}  authenticator (TOTP) secret",
+            f"  {'-' * 12} {'-' * width}  {'-' * 23}  {'-' * 32}",
+            *(
+                f"  {username:<12} {role:<{width}}  {password:<23}  {secret}"
+                for username, role, password, secret in accounts
+            ),
             "",
             f"Open {url} and sign in with one of these accounts. New passwords at every start.",
+            "The second step asks for a 6-digit code: add the account's secret to an authenticator app",
+            "(enter it as a time-based key), or compute one with `oathtool --totp -b SECRET`.",
             "",
         ]
         self.stdout.write("\n".join(lines))

@@ -1,0 +1,64 @@
+"""Sessions: an idle timeout (SESSION_COOKIE_AGE, renewed at every request), an absolute lifetime counted from the
+sign-in (``SESSION_ABSOLUTE_SECONDS``, enforced by ``web.middleware.SessionLifetimeMiddleware``), sign-out everywhere
+for one user, and ending everybody's sessions at once.
+
+Sessions are found by decoding each stored session (``_auth_user_id``): a small organisation has a few dozen at most,
+and nothing else (no per-user list) has to be kept in step with the session store.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.models import Session
+from django.db import transaction
+
+from waystation.accounts.models import User
+from waystation.audit.services import audit_record
+
+SIGNED_IN_AT = "waystation_signed_in_at"
+
+
+def mark_signed_in(session: object) -> None:
+    session[SIGNED_IN_AT] = int(time.time())  # type: ignore[index]
+
+
+def signed_in_at(session: object) -> int | None:
+    value = session.get(SIGNED_IN_AT)  # type: ignore[attr-defined]
+    return value if isinstance(value, int) else None
+
+
+def _session_keys(user: User | None) -> list[str]:
+    if user is None:
+        return list(Session.objects.values_list("session_key", flat=True))
+    wanted = str(user.pk)
+    keys = []
+    for session in Session.objects.iterator():
+        try:
+            data = session.get_decoded()
+        except Exception:  # noqa: S112 - a session that cannot be read belongs to nobody; leave it to expire
+            continue
+        if str(data.get(SESSION_KEY, "")) == wanted:
+            keys.append(session.session_key)
+    return keys
+
+
+def sessions_end_for_user(*, actor: User, user: User) -> int:
+    """End every session of ``user`` (on every device, this one included)."""
+    with transaction.atomic():
+        count, _ = Session.objects.filter(session_key__in=_session_keys(user)).delete()
+        audit_record(actor=actor, action="auth.sessions_ended", target=user, details={"sessions": count})
+    return count
+
+
+def sessions_end_all(*, actor: User) -> int:
+    """End every session of everyone (the administrator's own too)."""
+    with transaction.atomic():
+        count, _ = Session.objects.all().delete()
+        audit_record(actor=actor, action="auth.sessions_ended_all", details={"sessions": count})
+    return count
+
+
+def session_count(user: User) -> int:
+    return len(_session_keys(user))

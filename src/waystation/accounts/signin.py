@@ -1,0 +1,139 @@
+"""Signing in: the password (Django's LoginView, with the lockout), then the second factor, or its enrolment."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_client_ip_address
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.views import LoginView
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
+from django_otp.middleware import is_verified
+from django_otp.plugins.otp_static.models import StaticDevice
+
+from waystation.accounts import second_factor
+from waystation.accounts.forms import EnrolForm, TokenForm
+from waystation.accounts.lockout import is_locked, second_factor_failed, username_key
+from waystation.audit.services import audit_record
+from waystation.web.types import AuthedHttpRequest
+
+
+def second_step_url(next_url: str) -> str:
+    return f"{reverse('accounts:two_factor')}?{urlencode({'next': next_url})}"
+
+
+class SignInView(LoginView):
+    """The password step. A right password leads to the second step, never straight to ``next``."""
+
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def get_success_url(self) -> str:
+        next_url = super().get_success_url()
+        if getattr(self.request.user, "otp_device", None) is not None:  # already past the second step
+            return next_url
+        return second_step_url(next_url)
+
+
+def _next(request: HttpRequest) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def _passed(request: AuthedHttpRequest) -> None:
+    """Both factors passed: forget this address's failed attempts for this user (not other addresses')."""
+    AxesProxyHandler.reset_attempts(
+        username=username_key(request.user.username), ip_address=get_client_ip_address(request)
+    )
+
+
+def _failed(request: AuthedHttpRequest) -> HttpResponse | None:
+    """A wrong code: a failed sign-in. Once that locks the account, the half-signed-in session ends."""
+    user = request.user
+    second_factor_failed(request, user)
+    if is_locked(request, user.username):
+        logout(request)
+        return redirect("accounts:login")
+    return None
+
+
+@sensitive_post_parameters("token")
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def two_factor(request: AuthedHttpRequest) -> HttpResponse:
+    """The second step: a 6-digit code from the authenticator app, or a backup code."""
+    next_url = _next(request)
+    user = request.user
+    if is_verified(user):
+        return redirect(next_url)
+    if not second_factor.has_confirmed_device(user):
+        return redirect(f"{reverse('accounts:two_factor_setup')}?{urlencode({'next': next_url})}")
+    if is_locked(request, user.username):
+        logout(request)
+        return redirect("accounts:login")
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = second_factor.match_device(user, form.cleaned_data["token"])
+        if device is not None:
+            otp_login(request, device)
+            _passed(request)
+            method = "backup_code" if isinstance(device, StaticDevice) else "totp"
+            audit_record(actor=user, action="auth.second_factor", target=user, details={"method": method})
+            return redirect(next_url)
+        locked_out = _failed(request)
+        if locked_out is not None:
+            return locked_out
+        form.add_error("token", _("The code is not right. Wait for a new code in your app and try again."))
+    return render(request, "accounts/two_factor.html", {"form": form, "next": next_url})
+
+
+@sensitive_post_parameters("token")
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def two_factor_setup(request: AuthedHttpRequest) -> HttpResponse:
+    """Enrolment: the secret as text and as a QR code; one right code confirms it. Only without a confirmed device."""
+    next_url = _next(request)
+    user = request.user
+    if second_factor.has_confirmed_device(user):
+        return redirect(next_url if is_verified(user) else second_step_url(next_url))
+    if is_locked(request, user.username):
+        logout(request)
+        return redirect("accounts:login")
+    device = second_factor.pending_totp_device(user)
+    form = EnrolForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        token = second_factor.normalise(form.cleaned_data["token"])
+        if second_factor.is_totp_shaped(token) and device.verify_token(token):
+            codes = second_factor.confirm_enrolment(user=user, device=device)
+            otp_login(request, device)
+            _passed(request)
+            return render(request, "accounts/backup_codes.html", {"codes": codes, "next": next_url})
+        locked_out = _failed(request)
+        if locked_out is not None:
+            return locked_out
+        form.add_error("token", _("The code is not right. Check that the app shows Waystation and try again."))
+    secret = second_factor.base32_secret(device)
+    context = {
+        "form": form,
+        "next": next_url,
+        "secret": second_factor.grouped(secret),
+        "qr": second_factor.qr_svg(device, label=_("QR code of the secret")),
+    }
+    return render(request, "accounts/two_factor_setup.html", context)

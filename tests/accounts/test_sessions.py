@@ -1,0 +1,97 @@
+"""Sessions: idle timeout kept, an absolute lifetime from the sign-in, sign-out everywhere, ending everyone's."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+
+from waystation.accounts.models import User
+from waystation.accounts.sessions import SIGNED_IN_AT
+from waystation.audit.models import AuditEvent
+
+
+def age_session(client: Any, seconds: int) -> None:
+    session = client.session
+    session[SIGNED_IN_AT] -= seconds
+    session.save()
+
+
+def test_the_idle_timeout_is_thirty_minutes_and_the_lifetime_twelve_hours() -> None:
+    assert settings.SESSION_COOKIE_AGE == 30 * 60
+    assert settings.SESSION_SAVE_EVERY_REQUEST
+    assert settings.SESSION_ABSOLUTE_SECONDS == 12 * 3600
+
+
+def test_signing_in_stores_the_sign_in_time(keeper_a: User, client_for: Any) -> None:
+    client = client_for(keeper_a)
+    started = client.session[SIGNED_IN_AT]
+    assert abs(started - timezone.now().timestamp()) < 60
+
+
+def test_an_active_session_still_ends_after_its_absolute_lifetime(keeper_a: User, client_for: Any) -> None:
+    client = client_for(keeper_a)
+    age_session(client, settings.SESSION_ABSOLUTE_SECONDS - 60)
+    assert client.get("/").status_code == 200  # eleven hours and fifty-nine minutes: still in
+    age_session(client, 120)
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert client.get("/").status_code == 302  # and stays out
+    event = AuditEvent.objects.get(action="auth.session_expired")
+    assert event.actor_id == keeper_a.pk
+
+
+def test_a_session_without_a_sign_in_time_is_expired(keeper_a: User, client_for: Any) -> None:
+    client = client_for(keeper_a)
+    session = client.session
+    del session[SIGNED_IN_AT]
+    session.save()
+    assert client.get("/").status_code == 302
+
+
+def test_sign_out_everywhere_ends_every_session_of_this_user_only(
+    keeper_a: User, keeper_b: User, client_for: Any
+) -> None:
+    phone, laptop, other = client_for(keeper_a), client_for(keeper_a), client_for(keeper_b)
+    page = laptop.get("/accounts/security/").content.decode()
+    assert "You are signed in on 2 devices or browsers." in page
+    response = laptop.submit("/accounts/sessions/end/")
+    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    assert phone.get("/").status_code == 302
+    assert laptop.get("/").status_code == 302
+    assert other.get("/").status_code == 200
+    event = AuditEvent.objects.get(action="auth.sessions_ended")
+    assert (event.actor_id, event.target_id, event.details) == (keeper_a.pk, str(keeper_a.pk), {"sessions": 2})
+
+
+def test_sign_out_everywhere_needs_a_post_with_a_token(keeper_a: User, client_for: Any) -> None:
+    client = client_for(keeper_a)
+    assert client.get("/accounts/sessions/end/").status_code == 405
+    assert client.post("/accounts/sessions/end/").status_code == 403
+    assert client.get("/").status_code == 200
+
+
+def test_an_administrator_ends_everybodys_sessions(
+    keeper_a: User, coordinator: User, administrator: User, client_for: Any
+) -> None:
+    keeper, coord, admin = client_for(keeper_a), client_for(coordinator), client_for(administrator)
+    assert "/accounts/sessions/end-all/" in admin.get("/accounts/users/").content.decode()
+    assert admin.submit("/accounts/sessions/end-all/").status_code == 302
+    assert [c.get("/").status_code for c in (keeper, coord, admin)] == [302, 302, 302]
+    assert (
+        not Session.objects.exclude(expire_date__lt=timezone.now() - dt.timedelta(days=1))
+        .filter(session_key__in=[c.session.session_key for c in (keeper, coord)])
+        .exists()
+    )
+    event = AuditEvent.objects.get(action="auth.sessions_ended_all")
+    assert event.actor_id == administrator.pk and event.details["sessions"] >= 3
+
+
+def test_only_an_administrator_ends_everybodys_sessions(keeper_a: User, coordinator: User, client_for: Any) -> None:
+    keeper, coord = client_for(keeper_a), client_for(coordinator)
+    assert coord.submit("/accounts/sessions/end-all/").status_code == 403
+    assert keeper.get("/").status_code == 200
+    assert not AuditEvent.objects.filter(action="auth.sessions_ended_all").exists()
