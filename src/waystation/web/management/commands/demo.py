@@ -20,6 +20,7 @@ from waystation.accounts.models import Role, User
 from waystation.accounts.second_factor import base32_secret
 from waystation.accounts.services import user_create, user_set_password
 from waystation.cases.models import Person
+from waystation.synth_route import ROLE_ACCOUNTS
 from waystation.web.management.serving import check_bind, exec_gunicorn
 
 DEMO_PERSONS = 300
@@ -27,14 +28,7 @@ DEMO_STATIONS = 8
 DEMO_SEED = 2026
 DEMO_WORKERS = 2
 # One account per role, as `waystation synth` creates them.
-DEMO_ACCOUNTS = [
-    ("keeper", Role.KEEPER),
-    ("caseworker", Role.CASEWORKER),
-    ("coordinator", Role.COORDINATOR),
-    ("analyst", Role.ANALYST),
-    ("auditor", Role.AUDITOR),
-    ("admin", Role.ADMINISTRATOR),
-]
+DEMO_ACCOUNTS = ROLE_ACCOUNTS
 # Written into the data folder when the demo generates its data. Without it, a database that already holds
 # persons is not the demo's, and the demo will not touch its accounts.
 DEMO_MARKER = "demo-data"
