@@ -415,6 +415,16 @@ def world(
         task_a=task_a,
         photo=photo_a,
         partner=partner,
+        # A sample value for every URL argument: person_at_a's case, station A and their records.
+        route_values={
+            "code": person_at_a.case_code,
+            "code_name": station_a.code_name,
+            "goal_id": goal_a.pk,
+            "task_id": task_a.pk,
+            "movement_id": person_at_a.movements.get().pk,
+            "user_id": caseworker_unassigned.pk,
+            "assignment_id": person_at_a.assignments.get().pk,
+        },
     )
 
 

@@ -186,15 +186,7 @@ def test_a_confirmed_device_cannot_be_replaced_with_the_password_alone(keeper_a:
 def test_an_unverified_session_reaches_no_page_but_the_second_step(
     world: SimpleNamespace, url_routes: list[Any], client_for: Any
 ) -> None:
-    values = {
-        "code": world.person_at_a.case_code,
-        "code_name": world.station_a.code_name,
-        "goal_id": world.goal_a.pk,
-        "task_id": world.task_a.pk,
-        "movement_id": world.person_at_a.movements.first().pk,
-        "user_id": world.caseworker_unassigned.pk,
-        "assignment_id": world.person_at_a.assignments.get().pk,
-    }
+    values = world.route_values
     problems = []
     for role, user in world.personas.items():
         if role == "inactive":

@@ -183,15 +183,7 @@ def fill_every_sensitive_field(world: SimpleNamespace) -> set[tuple[str, str]]:
 
 def every_page(client: Any, url_routes: list[Any], world: SimpleNamespace) -> dict[str, str]:
     """GET every route (but those that sign out) for person_at_a's case and station A; path -> body."""
-    values = {
-        "code": world.person_at_a.case_code,
-        "code_name": world.station_a.code_name,
-        "goal_id": world.goal_a.pk,
-        "task_id": world.task_a.pk,
-        "movement_id": world.person_at_a.movements.order_by("-id").first().pk,
-        "user_id": world.caseworker_unassigned.pk,
-        "assignment_id": world.person_at_a.assignments.get().pk,
-    }
+    values = world.route_values
     pages = {}
     for route in url_routes:
         if route.name in (None, "quick_exit", "accounts:logout"):

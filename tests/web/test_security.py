@@ -22,20 +22,8 @@ PUBLIC_ROUTES = {"accounts:login", "set_language", "quick_exit"}
 LOGIN = "/accounts/login/"
 
 
-def route_values(world: SimpleNamespace) -> dict[str, Any]:
-    return {
-        "code": world.person_at_a.case_code,
-        "code_name": world.station_a.code_name,
-        "goal_id": world.goal_a.pk,
-        "task_id": world.task_a.pk,
-        "movement_id": world.person_at_a.movements.first().pk,
-        "user_id": world.caseworker_unassigned.pk,
-        "assignment_id": world.person_at_a.assignments.get().pk,
-    }
-
-
 def every_url(url_routes: list[Any], world: SimpleNamespace, *, skip: Collection[str] = ()) -> dict[str, str]:
-    values = route_values(world)
+    values = world.route_values
     return {
         route.name: reverse(route.name, kwargs={k: values[k] for k in route.kwargs})
         for route in url_routes
