@@ -323,6 +323,19 @@ def person_heading_to_a(
 
 
 @pytest.fixture
+def referral_a(coordinator: User, person_at_a: Person, partner: Partner) -> Any:
+    """person_at_a's referral to the partner, made after her consent to sharing with it."""
+    consent_record(actor=coordinator, person=person_at_a, scope=ConsentScope.SHARING, given=True, partner=partner)
+    return care_services.referral_make(
+        actor=coordinator,
+        person=person_at_a,
+        partner=partner,
+        area=NeedArea.DOCUMENTS_LEGAL,
+        referred_on=timezone.localdate(),
+    )
+
+
+@pytest.fixture
 def goal_a(coordinator: User, person_at_a: Person) -> Any:
     return care_services.goal_add(
         actor=coordinator, person=person_at_a, area=NeedArea.DOCUMENTS_LEGAL, description="Travel papers"
@@ -389,6 +402,7 @@ def world(
     person_at_b: Person,
     person_heading_to_a: Person,
     goal_a: Any,
+    referral_a: Any,
     task_a: Any,
     photo_a: bytes,
     partner: Partner,
@@ -412,6 +426,7 @@ def world(
         person_at_b=person_at_b,
         person_heading_to_a=person_heading_to_a,
         goal_a=goal_a,
+        referral_a=referral_a,
         task_a=task_a,
         photo=photo_a,
         partner=partner,
@@ -420,6 +435,7 @@ def world(
             "code": person_at_a.case_code,
             "code_name": station_a.code_name,
             "goal_id": goal_a.pk,
+            "referral_id": referral_a.pk,
             "task_id": task_a.pk,
             "movement_id": person_at_a.movements.get().pk,
             "user_id": caseworker_unassigned.pk,

@@ -96,6 +96,8 @@ GET: dict[str, tuple[Any, ...]] = {
     "cases:assign [hidden]":        (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
     # POST-only case actions.
     "cases:goal_status":            (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "cases:referral_status":        (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "cases:referral_status [hidden]": (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "cases:goal_status [hidden]":   (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "cases:task_done":              (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "cases:assignment_end":         (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
@@ -126,6 +128,8 @@ POST: dict[str, tuple[Any, ...]] = {
     "accounts:backup_codes_new":    (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
     "accounts:user_reset_2fa":      (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    FOUND,     LOGIN, LOGIN),
     "cases:goal_status":            (DENIED,    FOUND,     FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:referral_status":        (DENIED,    FOUND,     FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:referral_status [hidden]": (GONE,    GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:goal_status [hidden]":   (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:task_done":              (DENIED,    FOUND,     FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:assignment_end":         (DENIED,    DENIED,    FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
@@ -150,6 +154,7 @@ POST_BODIES: dict[str, dict[str, str]] = {
     "accounts:backup_codes_new": {},
     "accounts:user_reset_2fa": {},
     "cases:goal_status": {"status": "achieved"},
+    "cases:referral_status": {"status": "accepted"},
     "cases:task_done": {},
     "cases:assignment_end": {},
     "cases:movement_update": {"action": "arrived"},
@@ -179,6 +184,7 @@ def sample_kwargs(world: SimpleNamespace, role: str, hidden: bool, names: tuple[
         "code": case_code,
         "code_name": station_code,
         "goal_id": world.goal_a.pk,
+        "referral_id": world.referral_a.pk,
         "task_id": world.task_a.pk,
         "movement_id": person.movements.order_by("-id").first().pk,
         "user_id": world.caseworker_unassigned.pk,
@@ -231,6 +237,7 @@ def test_every_route_answers_every_role_as_the_matrix_says(
             "movement_id",
             "user_id",
             "assignment_id",
+            "referral_id",
         }
         if unknown_args:
             problems.append(f"{route.name}: no sample value for URL argument(s) {sorted(unknown_args)}")

@@ -11,7 +11,16 @@ from django.utils.translation import gettext as _
 from waystation.accounts.models import Role, User
 from waystation.audit.services import audit_record
 from waystation.cases.access import Need, can, visible_persons
-from waystation.cases.choices import ConsentScope, GoalStatus, NeedArea, NeedLevel, RiskLevel, ServiceKind, TaskKind
+from waystation.cases.choices import (
+    ConsentScope,
+    GoalStatus,
+    NeedArea,
+    NeedLevel,
+    ReferralStatus,
+    RiskLevel,
+    ServiceKind,
+    TaskKind,
+)
 from waystation.cases.models import (
     Assignment,
     CarePlanGoal,
@@ -104,6 +113,33 @@ def goal_set_status(*, actor: User, goal: CarePlanGoal, status: str) -> CarePlan
         goal.save(update_fields=["status"])
         audit_record(actor=actor, action="goal.status", target=goal, case_id=goal.person_id, details={"to": status})
     return goal
+
+
+# A referral is made, then accepted or declined by the partner; an accepted one is completed or declined later.
+REFERRAL_NEXT: dict[str, tuple[str, ...]] = {
+    ReferralStatus.MADE: (ReferralStatus.ACCEPTED, ReferralStatus.DECLINED),
+    ReferralStatus.ACCEPTED: (ReferralStatus.COMPLETED, ReferralStatus.DECLINED),
+}
+
+
+def referral_set_status(*, actor: User, referral: Referral, status: str) -> Referral:
+    check_choice(status, ReferralStatus, field="status")
+    if status not in REFERRAL_NEXT.get(referral.status, ()):
+        raise ServiceError(
+            _("A referral is first accepted or declined, and an accepted one then completed or declined."),
+            field="status",
+        )
+    with transaction.atomic():
+        old, referral.status = referral.status, status
+        referral.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            action="referral.status",
+            target=referral,
+            case_id=referral.person_id,
+            details={"from": old, "to": status},
+        )
+    return referral
 
 
 def service_record(

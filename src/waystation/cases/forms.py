@@ -17,6 +17,7 @@ from waystation.cases.choices import (
     NeedArea,
     NeedLevel,
     Province,
+    ReferralStatus,
     Relation,
     RiskLevel,
     ServiceKind,
@@ -174,6 +175,10 @@ class GoalForm(forms.Form):
 
 class GoalStatusForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=GoalStatus.choices)
+
+
+class ReferralStatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), choices=ReferralStatus.choices)
 
 
 class ServiceForm(forms.Form):

@@ -19,6 +19,7 @@ urlpatterns = [
     path("<str:code>/goals/<int:goal_id>/status/", views.goal_status, name="goal_status"),
     path("<str:code>/services/new/", views.service, name="service"),
     path("<str:code>/referrals/new/", views.referral, name="referral"),
+    path("<str:code>/referrals/<int:referral_id>/status/", views.referral_status, name="referral_status"),
     path("<str:code>/tasks/new/", views.task, name="task"),
     path("<str:code>/tasks/<int:task_id>/done/", views.task_done, name="task_done"),
     path("<str:code>/notes/new/", views.note, name="note"),

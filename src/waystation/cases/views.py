@@ -33,6 +33,7 @@ from waystation.cases.forms import (
     PersonEditForm,
     PhotoForm,
     ReferralForm,
+    ReferralStatusForm,
     RegisterArrivalForm,
     ServiceForm,
     StatusForm,
@@ -359,21 +360,54 @@ def task_done(request: AuthedHttpRequest, code: str, task_id: int) -> HttpRespon
     return redirect("cases:detail", person.case_code)
 
 
-@require_POST
-def goal_status(request: AuthedHttpRequest, code: str, goal_id: int) -> HttpResponse:
+def _set_status(
+    request: AuthedHttpRequest,
+    code: str,
+    *,
+    records: str,
+    record_id: int,
+    form_class: type[forms.Form],
+    service: Callable[..., Any],
+    record_arg: str,
+) -> HttpResponse:
+    """Move one of a case's records (a goal, a referral) to a new status, from a button on the case page."""
     person = case_for_user(request.user, code, Need.CARE)
-    goal_obj = person.goals.filter(pk=goal_id).first()
-    if goal_obj is None:
+    record = getattr(person, records).filter(pk=record_id).first()
+    if record is None:
         raise Http404
-    form = GoalStatusForm(request.POST)
-    done = (
-        run_service(form, care_services.goal_set_status, actor=request.user, goal=goal_obj, **form.cleaned_data)
-        if form.is_valid()
-        else None
-    )
+    form = form_class(request.POST)
+    done = None
+    if form.is_valid():
+        done = run_service(form, service, actor=request.user, **{record_arg: record}, **form.cleaned_data)
     if done is None:
         messages.error(request, errors_text(form))
     return redirect("cases:detail", person.case_code)
+
+
+@require_POST
+def goal_status(request: AuthedHttpRequest, code: str, goal_id: int) -> HttpResponse:
+    return _set_status(
+        request,
+        code,
+        records="goals",
+        record_id=goal_id,
+        form_class=GoalStatusForm,
+        service=care_services.goal_set_status,
+        record_arg="goal",
+    )
+
+
+@require_POST
+def referral_status(request: AuthedHttpRequest, code: str, referral_id: int) -> HttpResponse:
+    return _set_status(
+        request,
+        code,
+        records="referrals",
+        record_id=referral_id,
+        form_class=ReferralStatusForm,
+        service=care_services.referral_set_status,
+        record_arg="referral",
+    )
 
 
 @require_http_methods(["GET", "POST"])
