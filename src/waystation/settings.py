@@ -192,7 +192,8 @@ SESSION_COOKIE_SECURE = not DEV_HTTP
 CSRF_COOKIE_SECURE = not DEV_HTTP
 LANGUAGE_COOKIE_SECURE = not DEV_HTTP
 SECURE_SSL_REDIRECT = not DEV_HTTP and env_bool("WAYSTATION_SSL_REDIRECT", True)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("WAYSTATION_BEHIND_PROXY") else None
+BEHIND_PROXY = env_bool("WAYSTATION_BEHIND_PROXY")  # exactly one reverse proxy in front (docs/operations-notes.md)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 SECURE_HSTS_SECONDS = 0 if DEV_HTTP else 31536000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEV_HTTP
 # HSTS preload is off unless WAYSTATION_HSTS_PRELOAD=1. The preload list is public and near-permanent: being on it
@@ -213,6 +214,7 @@ X_FRAME_OPTIONS = "DENY"
 AXES_FAILURE_LIMIT = env_int("WAYSTATION_LOCKOUT_FAILURES", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("WAYSTATION_LOCKOUT_MINUTES", 30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "waystation.accounts.lockout.client_ip"  # the proxy's view of the client, not a spoofable one
 AXES_USERNAME_CALLABLE = "waystation.accounts.lockout.axes_username"  # a keyed hash, never the typed text
 AXES_LOCKOUT_CALLABLE = "waystation.accounts.lockout.lockout_response"  # the same page as a wrong password
 AXES_RESET_ON_SUCCESS = False  # reset only after the second factor too (accounts/views.py), not after a password

@@ -100,6 +100,24 @@ def test_the_lock_holds_for_one_address_only(keeper_a: User, client_for: Any, pe
     assert attempt(elsewhere, keeper_a.username, persona_password).status_code == 302
 
 
+def test_behind_the_proxy_a_forged_forwarded_address_does_not_escape_the_lock(
+    keeper_a: User, client_for: Any, persona_password: str, settings: Any
+) -> None:
+    settings.BEHIND_PROXY = True
+    client = client_for(None)
+    client.defaults["REMOTE_ADDR"] = "127.0.0.1"  # every request comes from the proxy
+    client.defaults["HTTP_X_FORWARDED_FOR"] = "203.0.113.5"  # the address the proxy saw
+    lock(client, keeper_a.username)
+    forger = client_for(None)
+    forger.defaults["REMOTE_ADDR"] = "127.0.0.1"
+    forger.defaults["HTTP_X_FORWARDED_FOR"] = "198.51.100.77, 203.0.113.5"  # a made-up first hop, same real client
+    assert attempt(forger, keeper_a.username, persona_password).status_code == 200  # still locked
+    other_client = client_for(None)
+    other_client.defaults["REMOTE_ADDR"] = "127.0.0.1"
+    other_client.defaults["HTTP_X_FORWARDED_FOR"] = "192.0.2.44"  # really another address
+    assert attempt(other_client, keeper_a.username, persona_password).status_code == 302
+
+
 def test_the_lock_ends_after_the_cooloff(keeper_a: User, client_for: Any, persona_password: str) -> None:
     client = client_for(None)
     lock(client, keeper_a.username)

@@ -27,6 +27,17 @@ from waystation.accounts.models import User
 USERNAME_FIELD = "username"  # the sign-in form's field, as Axes reads it (AXES_USERNAME_FORM_FIELD, not changed)
 
 
+def client_ip(request: HttpRequest) -> str | None:
+    """The address a lockout is counted for. Behind the one trusted reverse proxy (``WAYSTATION_BEHIND_PROXY``), the
+    last X-Forwarded-For entry, which that proxy appended: earlier entries are whatever the client sent, so trusting
+    them would let anyone pick a fresh address for every guess. Otherwise the connection's own address."""
+    if settings.BEHIND_PROXY:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        if hops:
+            return hops[-1]
+    return request.META.get("REMOTE_ADDR")
+
+
 def username_key(username: str) -> str:
     """What Axes keeps instead of the typed username: an HMAC (keyed by the installation's secret) of its casefold."""
     digest = hmac.new(settings.SECRET_KEY.encode(), username.casefold().encode(), hashlib.sha256)
