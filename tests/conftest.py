@@ -51,6 +51,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from waystation.accounts.models import Role, User
 from waystation.accounts.services import user_create, user_set_active
+from waystation.accounts.sessions import mark_reauthenticated
 from waystation.cases import care_services
 from waystation.cases.choices import ConsentScope, NeedArea, TaskKind
 from waystation.cases.models import Partner, Person
@@ -99,16 +100,19 @@ class BrowserClient(Client):
 
 @pytest.fixture
 def client_for(db: None) -> Callable[..., BrowserClient]:
-    """``client_for(user, verified=True)``: a CSRF-enforcing client signed in as ``user`` (anonymous for None),
-    with the second factor passed unless ``verified=False``."""
+    """``client_for(user, verified=True, recent_auth=True)``: a CSRF-enforcing client signed in as ``user``
+    (anonymous for None), with the second factor passed unless ``verified=False``, and counted as having just proved
+    who it is (accounts.reauth) unless ``recent_auth=False``, which gives a stale session."""
 
-    def make(user: User | None, *, verified: bool = True) -> BrowserClient:
+    def make(user: User | None, *, verified: bool = True, recent_auth: bool = True) -> BrowserClient:
         client = BrowserClient()
         if user is not None:
             client.force_login(user)
             if verified:
                 session = client.session
                 session[DEVICE_ID_SESSION_KEY] = totp_device(user).persistent_id
+                if recent_auth:
+                    mark_reauthenticated(session)
                 session.save()
         return client
 

@@ -47,6 +47,8 @@ GET: dict[str, tuple[Any, ...]] = {
     "accounts:security":            (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
     "accounts:two_factor":          (FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     LOGIN, LOGIN),
     "accounts:two_factor_setup":    (FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     FOUND,     LOGIN, LOGIN),
+    # Re-authentication before sensitive actions (a form; its POST is the password and a code): any signed-in user.
+    "accounts:reauth":              (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
     "accounts:backup_codes_new":    (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "accounts:user_reset_2fa":      (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "accounts:sign_out_everywhere": (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),

@@ -182,6 +182,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 3 * 1024 * 1024
 SESSION_COOKIE_AGE = env_int("WAYSTATION_SESSION_MINUTES", 30) * 60
 # ... and end at the latest this long after signing in, however active (web.middleware.SessionLifetimeMiddleware).
 SESSION_ABSOLUTE_SECONDS = env_int("WAYSTATION_SESSION_MAX_HOURS", 12) * 3600
+# Exports, shredding, key and role changes need the password and a second-factor code given at most this long ago
+# (accounts.reauth.require_recent_auth).
+REAUTH_MINUTES = env_int("WAYSTATION_REAUTH_MINUTES", 5)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

@@ -29,6 +29,19 @@ def signed_in_at(session: object) -> int | None:
     return value if isinstance(value, int) else None
 
 
+REAUTHENTICATED_AT = "waystation_reauthenticated_at"
+
+
+def mark_reauthenticated(session: object) -> None:
+    """The user has just given the password and a second-factor code (at sign-in, or on the confirm page)."""
+    session[REAUTHENTICATED_AT] = int(time.time())  # type: ignore[index]
+
+
+def reauthenticated_at(session: object) -> int | None:
+    value = session.get(REAUTHENTICATED_AT)  # type: ignore[attr-defined]
+    return value if isinstance(value, int) else None
+
+
 def _session_keys(user: User | None) -> list[str]:
     if user is None:
         return list(Session.objects.values_list("session_key", flat=True))

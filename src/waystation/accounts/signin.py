@@ -25,6 +25,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from waystation.accounts import second_factor
 from waystation.accounts.forms import EnrolForm, TokenForm
 from waystation.accounts.lockout import is_locked, second_factor_failed, username_key
+from waystation.accounts.sessions import mark_reauthenticated
 from waystation.audit.services import audit_record
 from waystation.web.types import AuthedHttpRequest
 
@@ -56,7 +57,9 @@ def _next(request: HttpRequest) -> str:
 
 
 def _passed(request: AuthedHttpRequest) -> None:
-    """Both factors passed: forget this address's failed attempts for this user (not other addresses')."""
+    """Both factors passed: forget this address's failed attempts for this user (not other addresses'), and count
+    it as a fresh proof for the actions that need recent authentication (accounts.reauth)."""
+    mark_reauthenticated(request.session)
     AxesProxyHandler.reset_attempts(
         username=username_key(request.user.username), ip_address=get_client_ip_address(request)
     )

@@ -1,12 +1,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from waystation.accounts import signin, views
+from waystation.accounts import reauth, signin, views
 
 app_name = "accounts"
 urlpatterns = [
     path("login/", signin.SignInView.as_view(), name="login"),
     path("two-factor/", signin.two_factor, name="two_factor"),
+    path("confirm/", reauth.confirm, name="reauth"),
     path("two-factor/setup/", signin.two_factor_setup, name="two_factor_setup"),
     path("security/backup-codes/", views.backup_codes_new, name="backup_codes_new"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -14,6 +14,7 @@ from waystation.accounts.access import can_manage_users, managed_user_for
 from waystation.accounts.forms import UserCreateForm
 from waystation.accounts.lockout import locked_user_keys, username_key
 from waystation.accounts.models import User
+from waystation.accounts.reauth import require_recent_auth
 from waystation.web.forms import errors_text, run_service
 from waystation.web.types import AuthedHttpRequest
 
@@ -30,6 +31,7 @@ def user_list(request: AuthedHttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@require_recent_auth(back="accounts:user_create")
 def user_create(request: AuthedHttpRequest) -> HttpResponse:
     if not can_manage_users(request.user):
         raise PermissionDenied
@@ -43,6 +45,7 @@ def user_create(request: AuthedHttpRequest) -> HttpResponse:
 
 
 @require_POST
+@require_recent_auth(back="accounts:users")
 def user_set_active(request: AuthedHttpRequest, user_id: int) -> HttpResponse:
     user = managed_user_for(request.user, user_id)
     active = request.POST.get("active") == "1"
@@ -53,6 +56,7 @@ def user_set_active(request: AuthedHttpRequest, user_id: int) -> HttpResponse:
 
 
 @require_POST
+@require_recent_auth(back="accounts:users")
 def user_unlock(request: AuthedHttpRequest, user_id: int) -> HttpResponse:
     user = managed_user_for(request.user, user_id)
     services.user_unlock(actor=request.user, user=user)
@@ -71,12 +75,14 @@ def security(request: AuthedHttpRequest) -> HttpResponse:
 
 
 @require_POST
+@require_recent_auth(back="accounts:security")
 def backup_codes_new(request: AuthedHttpRequest) -> HttpResponse:
     codes = second_factor.new_backup_codes(actor=request.user, user=request.user)
     return render(request, "accounts/backup_codes.html", {"codes": codes, "next": reverse("accounts:security")})
 
 
 @require_POST
+@require_recent_auth(back="accounts:users")
 def user_reset_second_factor(request: AuthedHttpRequest, user_id: int) -> HttpResponse:
     user = managed_user_for(request.user, user_id)
     second_factor.reset_second_factor(actor=request.user, user=user)
@@ -86,6 +92,8 @@ def user_reset_second_factor(request: AuthedHttpRequest, user_id: int) -> HttpRe
 
 @require_POST
 def sign_out_everywhere(request: AuthedHttpRequest) -> HttpResponse:
+    # Not behind require_recent_auth, on purpose: someone whose phone was taken, or who is fleeing, must be able to
+    # end every session at once, and ending sessions gives whoever holds this one nothing.
     user = request.user
     sessions.sessions_end_for_user(actor=user, user=user)
     logout(request)
@@ -93,6 +101,7 @@ def sign_out_everywhere(request: AuthedHttpRequest) -> HttpResponse:
 
 
 @require_POST
+@require_recent_auth(back="accounts:users")
 def end_all_sessions(request: AuthedHttpRequest) -> HttpResponse:
     if not can_manage_users(request.user):
         raise PermissionDenied

@@ -90,6 +90,9 @@ def station_edit(request: AuthedHttpRequest, code_name: str) -> HttpResponse:
 
 @require_POST
 def station_status(request: AuthedHttpRequest, code_name: str) -> HttpResponse:
+    # Not behind accounts.reauth.require_recent_auth, on purpose: marking a station compromised or closed is what a
+    # coordinator does when people there are in danger now, and asking for the password and a code again would slow
+    # the warning down; the change is audited, and a wrongly marked station is simply marked open again.
     station = station_for_user(request.user, code_name, manage=True)
     form = StationStatusForm(request.POST)
     changed = (
