@@ -14,7 +14,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from waystation.accounts.models import Role, User
-from waystation.accounts.second_factor import new_backup_codes
+from waystation.accounts.second_factor import base32_secret, new_backup_codes
 from waystation.audit.models import AuditEvent
 
 LOGIN = "/accounts/login/"
@@ -136,6 +136,32 @@ def test_a_backup_code_works_once(keeper_a: User, client_for: Any, persona_passw
     password_step(second, keeper_a.username, persona_password)
     assert code_step(second, codes[0]).status_code == 200
     assert StaticDevice.objects.get(user=keeper_a).token_set.count() == len(codes) - 1
+
+
+def test_a_secret_shown_to_one_session_is_never_the_one_another_session_confirms(
+    administrator: User, client_for: Any
+) -> None:
+    """Someone else who holds the first password (whoever handed it over, or intercepted it) signs in first and notes
+    the secret on the enrolment page; the real user's enrolment must not confirm that secret."""
+    from waystation.accounts.services import user_create
+
+    user, password = user_create(actor=administrator, username="cw-handover", role=Role.CASEWORKER)
+    intruder = client_for(None)
+    password_step(intruder, user.username, password)
+    seen = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', intruder.get(SETUP).content.decode())
+    owner = client_for(None)
+    password_step(owner, user.username, password)
+    shown = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', owner.get(SETUP).content.decode())
+    assert seen and shown and seen.group(1) != shown.group(1)
+    intruders_device = next(
+        d for d in TOTPDevice.objects.filter(user=user) if base32_secret(d) == seen.group(1).replace(" ", "")
+    )
+    response = code_step(owner, _code(intruders_device), SETUP)  # a code from the intruder's copy is refused
+    assert "The code is not right." in response.content.decode()
+    owners_device = TOTPDevice.objects.exclude(pk=intruders_device.pk).get(user=user)
+    owners_device.throttle_reset()
+    assert code_step(owner, _code(owners_device), SETUP).status_code == 200
+    assert list(TOTPDevice.objects.filter(user=user).values_list("pk", "confirmed")) == [(owners_device.pk, True)]
 
 
 def test_a_user_without_a_device_enrols_before_reaching_any_page(

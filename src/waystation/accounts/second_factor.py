@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 from base64 import b32encode
+from collections.abc import MutableMapping
+from typing import Any
 
 import qrcode
 import qrcode.image.svg
@@ -36,10 +38,18 @@ def has_confirmed_device(user: User) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
-def pending_totp_device(user: User) -> TOTPDevice:
-    """The device being enrolled: one unconfirmed TOTP device a user, made on first need."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("id").first()
-    return device or TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=False)
+ENROL_SESSION_KEY = "waystation_enrol_device"
+
+
+def pending_totp_device(user: User, session: MutableMapping[str, Any]) -> TOTPDevice:
+    """The device being enrolled in THIS session, made on first need. Never one shown to another session: whoever
+    saw the secret elsewhere (someone else holding the first password) must not end up holding the confirmed one."""
+    device_id = session.get(ENROL_SESSION_KEY)
+    device = TOTPDevice.objects.filter(pk=device_id, user=user, confirmed=False).first() if device_id else None
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=False)
+        session[ENROL_SESSION_KEY] = device.pk
+    return device
 
 
 def base32_secret(device: TOTPDevice) -> str:

@@ -119,7 +119,7 @@ def two_factor_setup(request: AuthedHttpRequest) -> HttpResponse:
     if is_locked(request, user.username):
         logout(request)
         return redirect("accounts:login")
-    device = second_factor.pending_totp_device(user)
+    device = second_factor.pending_totp_device(user, request.session)
     form = EnrolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         token = second_factor.normalise(form.cleaned_data["token"])
