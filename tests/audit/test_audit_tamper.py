@@ -168,3 +168,12 @@ def test_cli_names_the_first_broken_link(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "Event #2 was changed" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_no_checkpoint_is_signed_for_a_log_that_does_not_verify(log: list[AuditEvent]) -> None:
+    from django.core.management.base import CommandError
+
+    assert run_audit("checkpoint").code == 0
+    tamper("UPDATE audit_auditevent SET details = %s WHERE seq = 3", [json.dumps({"i": 99})])
+    with pytest.raises(CommandError, match="does not verify, so no checkpoint is signed: Event #3 was changed"):
+        run_audit("checkpoint")

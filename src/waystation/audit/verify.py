@@ -69,9 +69,14 @@ def current_leaves() -> list[bytes]:
 
 
 def checkpoint_text() -> str:
-    """A checkpoint of the log as it is now, signed with the installation's key (created on first use)."""
-    leaves = current_leaves()
-    return sign(len(leaves), chain.tree_head(leaves), signing_key())
+    """A checkpoint of the log as it is now, signed with the installation's key (created on first use).
+
+    Only a log that verifies is signed: a checkpoint must never vouch for rows that were changed since."""
+    report = verify_log()
+    if not report.ok:
+        assert report.broken is not None  # noqa: S101 - ok means no broken link
+        raise CheckpointError(f"The audit log does not verify, so no checkpoint is signed: {report.broken.message}")
+    return sign(report.size, report.root, signing_key())
 
 
 def verify_log(*, checkpoint: Checkpoint | None = None, verifier: Verifier | None = None) -> Report:

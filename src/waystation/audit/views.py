@@ -82,7 +82,8 @@ def _checkpoint() -> HttpResponse:
     try:
         text = checkpoint_text()
     except CheckpointError:
-        return HttpResponse(_("The audit signing key cannot be read."), status=500, content_type="text/plain")
+        message = _("No checkpoint can be signed now: run “waystation audit verify” for details.")
+        return HttpResponse(message, status=409, content_type="text/plain; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="audit-checkpoint-{stamp}.txt"'
