@@ -121,9 +121,7 @@ def test_command_line_round_trip_into_a_second_installation(tmp_path: Path) -> N
         result = _waystation(home, "migrate", "-v0")
         assert result.returncode == 0, result.stderr
     assert _waystation(source, "synth", "--persons", "30", "--seed", "5").returncode == 0
-    result = _waystation(
-        source, "backup", "--out", str(out), "--json", env_extra={"WAYSTATION_BACKUP_PASSPHRASE": PASSPHRASE}
-    )
+    result = _waystation(source, "backup", "--out", str(out), "--json", "--passphrase-file", str(passfile))
     assert result.returncode == 0, result.stderr
     assert '"cases.person": 30' in result.stdout
 

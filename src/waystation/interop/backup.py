@@ -575,11 +575,10 @@ def check_migrated() -> None:
 
 # --- the passphrase --------------------------------------------------------------------------------------------------
 
-PASSPHRASE_ENV = "WAYSTATION_BACKUP_PASSPHRASE"  # noqa: S105 (the variable's name, not a secret)
-
 
 def passphrase_from(file: str | None, *, confirm: bool, interactive: bool | None = None) -> str:
-    """From ``file`` (its first line), else the environment, else asked on the terminal (twice when ``confirm``)."""
+    """From ``file`` (its first line), else asked on the terminal (twice when ``confirm``). Never from the
+    environment: a process's environment is readable through /proc and passed to every child process."""
     import getpass
     import sys
 
@@ -593,15 +592,10 @@ def passphrase_from(file: str | None, *, confirm: bool, interactive: bool | None
         if not passphrase:
             raise BackupError(f"The passphrase file {file} is empty.")
         return passphrase
-    from_env = os.environ.get(PASSPHRASE_ENV)
-    if from_env:
-        return from_env
     if interactive is None:
         interactive = sys.stdin.isatty()
     if not interactive:
-        raise BackupError(
-            f"No passphrase: give --passphrase-file FILE or set {PASSPHRASE_ENV} (or run on a terminal to type it)."
-        )
+        raise BackupError("No passphrase: give --passphrase-file FILE (or run on a terminal to type it).")
     first = getpass.getpass("Backup passphrase: ")
     if confirm:
         check_passphrase(first)

@@ -14,8 +14,8 @@ from waystation.interop.backup import BackupError, create_backup, passphrase_fro
 class Command(BaseCommand):
     help = (
         "Write every table of this installation (sessions excepted) to one file, compressed and encrypted with "
-        "AES-256-GCM under a key derived from a passphrase (Argon2id). The passphrase comes from --passphrase-file, "
-        "or WAYSTATION_BACKUP_PASSPHRASE, or is asked twice on the terminal; at least 12 characters. An existing "
+        "AES-256-GCM under a key derived from a passphrase (Argon2id). The passphrase comes from --passphrase-file "
+        "or is asked twice on the terminal (never from the environment); at least 12 characters. An existing "
         "FILE is replaced only once the new backup is complete."
     )
 
