@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from waystation.interop.backup import BackupError, create_backup, passphrase_from
+from waystation.interop.backup import create_backup
+from waystation.web.management.backup_cli import add_common_arguments, run
 
 
 class Command(BaseCommand):
@@ -21,23 +20,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--out", metavar="FILE", required=True, help="the backup file to write")
-        parser.add_argument("--passphrase-file", metavar="F", help="read the passphrase from the first line of F")
-        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        add_common_arguments(parser)
 
     def handle(self, *args: Any, out: str, passphrase_file: str | None, **options: Any) -> None:
-        started = time.monotonic()
-        try:
-            passphrase = passphrase_from(passphrase_file, confirm=True)
-            summary = create_backup(out, passphrase)
-        except BackupError as exc:
-            raise CommandError(str(exc)) from exc
-        summary.seconds = time.monotonic() - started
-        if options.get("json"):
-            self.stdout.write(json.dumps(summary.as_dict()))
-            return
-        rows = sum(summary.counts.values())
-        self.stdout.write(f"Backup written to {summary.path}: {summary.bytes:,} bytes, {rows:,} rows.")
-        for label, count in summary.counts.items():
-            if count:
-                self.stdout.write(f"  {label}: {count:,}")
-        self.stdout.write(f"({summary.seconds:.2f} s). Keep the passphrase apart from the file.")
+        run(
+            self,
+            lambda passphrase: create_backup(out, passphrase),
+            passphrase_file=passphrase_file,
+            confirm=True,
+            options=options,
+            headline=lambda s, rows: (
+                f"Backup written to {s.path}: {s.bytes:,} bytes, {rows:,} rows ({s.seconds:.2f} s)."
+            ),
+            footer="Keep the passphrase apart from the file.",
+        )
