@@ -28,6 +28,12 @@ both sign-in forms as a browser does.
 
 Personas are hashed with a fast hasher (MD5, appended to the configured hashers for verification only), because
 Argon2 at production strength costs ~0.1 s a user: new passwords set by the app under test are still Argon2.
+
+The vault: ``make_user`` sets the vault up (one recovery key and index key for the session,
+``waystation.testing.vault``), wraps each persona's key pair with a cheaper Argon2id (``FIXTURE_KDF``; users made
+by the app under test outside ``make_user`` get the production parameters), gives them the index key, and holds
+their private key in the agent as a sign-in would, so that services called directly act with the persona's keys.
+``client_for(user)`` puts the keys in the agent for its own session. After each test the agent is emptied.
 """
 
 from __future__ import annotations
@@ -58,6 +64,9 @@ from waystation.cases.models import Partner, Person
 from waystation.cases.services import consent_record, person_register, person_set_photo
 from waystation.network import services as network_services
 from waystation.network.models import Country, Station, StationKind
+from waystation.testing import vault as test_vault
+from waystation.vault import userkeys
+from waystation.vault.agent import AGENT, handle_for
 
 PASSWORD = "lantern-river-morning-42"
 FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
@@ -108,6 +117,7 @@ def client_for(db: None) -> Callable[..., BrowserClient]:
         client = BrowserClient()
         if user is not None:
             client.force_login(user)
+            test_vault.unlock(user, PASSWORD, handle=handle_for(client.session.session_key or ""))
             if verified:
                 session = client.session
                 session[DEVICE_ID_SESSION_KEY] = totp_device(user).persistent_id
@@ -176,10 +186,25 @@ def persona_password() -> str:
     return PASSWORD
 
 
+@pytest.fixture(autouse=True)
+def _empty_key_agent() -> Iterator[None]:
+    """Keys held in memory do not outlive the test (its database is rolled back; the agent would not be)."""
+    yield
+    AGENT.drop_all()
+
+
 def make_user(username: str, role: str, *, active: bool = True) -> User:
-    """A user created through the accounts service, with the shared test password."""
-    with override_settings(PASSWORD_HASHERS=[FAST_HASHER, *django_settings.PASSWORD_HASHERS]):
-        user, _password = user_create(actor=None, username=username, role=role, password=PASSWORD)
+    """A user created through the accounts service, with the shared test password, signed in to the vault."""
+    test_vault.ensure_vault()
+    real_kdf, userkeys.KDF = userkeys.KDF, test_vault.FIXTURE_KDF
+    try:
+        with override_settings(PASSWORD_HASHERS=[FAST_HASHER, *django_settings.PASSWORD_HASHERS]):
+            user, _password = user_create(actor=None, username=username, role=role, password=PASSWORD)
+    finally:
+        userkeys.KDF = real_kdf
+    test_vault.give_index_key(user)
+    test_vault.pay_pending()
+    test_vault.unlock(user, PASSWORD)
     totp_device(user)  # every persona has a confirmed authenticator
     if not active:
         admin = User.objects.filter(role=Role.ADMINISTRATOR, is_active=True).first()

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "waystation.audit",
     "waystation.network",
     "waystation.cases",
+    "waystation.vault",
     "waystation.web",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -106,6 +107,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "waystation.web.middleware.SecurityHeadersMiddleware",
     "waystation.web.middleware.SessionLifetimeMiddleware",
+    "waystation.web.middleware.VaultKeysMiddleware",
     "waystation.web.middleware.LoginRequiredMiddleware",
     "waystation.web.middleware.RejectNulBytesMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as Axes asks: it turns a lockout into our (generic) sign-in answer

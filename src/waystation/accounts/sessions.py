@@ -57,16 +57,22 @@ def _session_keys(user: User | None) -> list[str]:
     return keys
 
 
-def sessions_end_for_user(*, actor: User, user: User) -> int:
-    """End every session of ``user`` (on every device, this one included)."""
+def sessions_end_for_user(*, actor: User | None, user: User) -> int:
+    """End every session of ``user`` (on every device, this one included), and drop their keys from the agent."""
+    from waystation.vault.agent import AGENT
+
+    AGENT.drop_user(user.pk)
     with transaction.atomic():
         count, _ = Session.objects.filter(session_key__in=_session_keys(user)).delete()
         audit_record(actor=actor, action="auth.sessions_ended", target=user, details={"sessions": count})
     return count
 
 
-def sessions_end_all(*, actor: User) -> int:
-    """End every session of everyone (the administrator's own too)."""
+def sessions_end_all(*, actor: User | None) -> int:
+    """End every session of everyone (the administrator's own too), and drop every key from the agent."""
+    from waystation.vault.agent import AGENT
+
+    AGENT.drop_all()
     with transaction.atomic():
         count, _ = Session.objects.all().delete()
         audit_record(actor=actor, action="auth.sessions_ended_all", details={"sessions": count})

@@ -21,6 +21,11 @@ def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 @receiver(user_logged_out)
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    from waystation.vault.agent import AGENT, handle_for
+
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if session_key:
+        AGENT.drop(handle_for(session_key))  # this session's keys; other sessions of the user keep theirs
     if user is not None:
         audit_record(actor=user, action="auth.logout", target=user)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -27,6 +28,7 @@ from waystation.accounts.forms import EnrolForm, TokenForm
 from waystation.accounts.lockout import is_locked, second_factor_failed, username_key
 from waystation.accounts.sessions import mark_reauthenticated
 from waystation.audit.services import audit_record
+from waystation.vault.session import open_keys, pay_grants
 from waystation.web.types import AuthedHttpRequest
 
 
@@ -39,6 +41,14 @@ class SignInView(LoginView):
 
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)  # signs in (a new session key), then the vault opens the user's keys
+        if not open_keys(self.request, form.get_user(), form.cleaned_data["password"]):
+            logout(self.request)
+            form.add_error(None, _("Your keys could not be opened. Ask a coordinator for help."))
+            return self.form_invalid(form)
+        return response
 
     def get_success_url(self) -> str:
         next_url = super().get_success_url()
@@ -63,6 +73,7 @@ def _passed(request: AuthedHttpRequest) -> None:
     AxesProxyHandler.reset_attempts(
         username=username_key(request.user.username), ip_address=get_client_ip_address(request)
     )
+    pay_grants(request.user)
 
 
 def _failed(request: AuthedHttpRequest) -> HttpResponse | None:

@@ -37,6 +37,8 @@ from waystation.cases.services import consent_given
 from waystation.lib.choices import check_choice, check_choices
 from waystation.lib.errors import ServiceError
 from waystation.lib.months import check_not_future
+from waystation.vault import grants
+from waystation.vault.keyring import acting
 
 
 def assignment_set(*, actor: User, person: Person, worker: User) -> Assignment:
@@ -44,8 +46,9 @@ def assignment_set(*, actor: User, person: Person, worker: User) -> Assignment:
         raise ServiceError(_("Only an active caseworker can be assigned."), field="worker")
     if Assignment.objects.filter(person=person, worker=worker, ended_at__isnull=True).exists():
         raise ServiceError(_("This caseworker is already assigned."), field="worker")
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor) as keyring:
         assignment = Assignment.objects.create(person=person, worker=worker, assigned_by=actor)
+        grants.sync(keyring, [person.id])
         audit_record(
             actor=actor, action="assignment.set", target=assignment, case_id=person.id, details={"worker": worker.pk}
         )
@@ -53,9 +56,10 @@ def assignment_set(*, actor: User, person: Person, worker: User) -> Assignment:
 
 
 def assignment_end(*, actor: User, assignment: Assignment) -> Assignment:
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor) as keyring:
         assignment.ended_at = timezone.now()
         assignment.save(update_fields=["ended_at"])
+        grants.sync(keyring, [assignment.person_id])
         audit_record(
             actor=actor,
             action="assignment.end",
@@ -74,7 +78,7 @@ def needs_assess(
     check_choices(levels, NeedArea, field="levels")
     for area, level in levels.items():
         check_choice(level, NeedLevel, field=area)
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor):
         assessment = NeedsAssessment.objects.create(
             person=person,
             assessed_on=assessed_on,
@@ -95,7 +99,7 @@ def goal_add(
     check_choice(area, NeedArea, field="area")
     if not description.strip():
         raise ServiceError(_("Describe the goal."), field="description")
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor):
         goal = CarePlanGoal.objects.create(
             person=person, area=area, description=description.strip(), target_date=target_date, created_by=actor
         )
@@ -108,7 +112,7 @@ def goal_set_status(*, actor: User, goal: CarePlanGoal, status: str) -> CarePlan
         raise ServiceError(_("Unknown status."), field="status")
     if goal.status != GoalStatus.OPEN or status not in (GoalStatus.ACHIEVED, GoalStatus.DROPPED):
         raise ServiceError(_("Only an open goal can be marked achieved or dropped."), field="status")
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor):
         goal.status = status
         goal.save(update_fields=["status"])
         audit_record(actor=actor, action="goal.status", target=goal, case_id=goal.person_id, details={"to": status})
@@ -129,7 +133,7 @@ def referral_set_status(*, actor: User, referral: Referral, status: str) -> Refe
             _("A referral is first accepted or declined, and an accepted one then completed or declined."),
             field="status",
         )
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor):
         old, referral.status = referral.status, status
         referral.save(update_fields=["status"])
         audit_record(
@@ -156,7 +160,7 @@ def service_record(
     check_not_future(delivered_on, field="delivered_on")
     if quantity < 1 or quantity > 366:
         raise ServiceError(_("Quantity must be between 1 and 366."), field="quantity")
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor):
         record = ServiceRecord.objects.create(
             person=person,
             kind=kind,
@@ -188,7 +192,7 @@ def referral_make(
             % {"partner": partner.name},
             field="partner",
         )
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor):
         referral = Referral.objects.create(
             person=person, partner=partner, area=area, referred_on=referred_on, note=note.strip(), recorded_by=actor
         )
@@ -223,7 +227,7 @@ def task_add(
             _("Choose someone active who works on this case: their caseworker, a coordinator or their keeper."),
             field="assigned_to",
         )
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor):
         task = FollowUpTask.objects.create(
             person=person, kind=kind, due_on=due_on, assigned_to=assigned_to, detail=detail.strip(), created_by=actor
         )
@@ -240,7 +244,7 @@ def task_add(
 def task_done(*, actor: User, task: FollowUpTask) -> FollowUpTask:
     if task.done_at is not None:
         raise ServiceError(_("This task is already done."))
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor):
         task.done_at = timezone.now()
         task.save(update_fields=["done_at"])
         audit_record(actor=actor, action="task.done", target=task, case_id=task.person_id)
@@ -251,7 +255,7 @@ def note_add(*, actor: User, person: Person, text: str, kind: str = NoteKind.GEN
     check_choice(kind, NoteKind, field="kind")
     if not text.strip():
         raise ServiceError(_("The note is empty."), field="text")
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor):
         note = CaseNote.objects.create(person=person, kind=kind, text=text.strip(), author=actor)
         audit_record(actor=actor, action="note.add", target=note, case_id=person.id, details={"kind": kind})
     return note

@@ -34,6 +34,10 @@ from waystation.network.models import (
     StationKind,
     StationStatus,
 )
+from waystation.vault import blind, crypto, grants
+from waystation.vault.blind import name_values
+from waystation.vault.fields import Sealed, open_value
+from waystation.vault.keyring import Keyring, acting
 
 IDENTITY_FIELDS = ("name_hangul", "name_romanized", "name_chinese", "aliases", "date_of_birth", "contacts", "narrative")
 
@@ -81,6 +85,20 @@ def status_on_arrival(station: Station) -> str:
     return CaseStatus.SHELTERED
 
 
+def _current_value(keyring: Keyring, person: Person, name: str) -> object:
+    value = getattr(person, name)
+    return open_value(keyring, person, name) if isinstance(value, Sealed) else value
+
+
+def _index_names(keyring: Keyring, person: Person, names: list[str]) -> None:
+    try:
+        blind.reindex(keyring, person.id, names)
+    except crypto.Locked as exc:
+        raise ServiceError(
+            _("Your keys are not ready yet: a coordinator signing in prepares them. Try again later.")
+        ) from exc
+
+
 def person_register(
     *,
     actor: User,
@@ -110,8 +128,8 @@ def person_register(
     _check_has_name({"name_hangul": name_hangul, "name_romanized": name_romanized, "name_chinese": name_chinese})
     checked_languages = _check_languages(languages)
     now = timezone.now()
-    with transaction.atomic():
-        person = Person.objects.create(
+    with transaction.atomic(), acting(actor) as keyring:
+        person = Person(
             sex=sex,
             birth_year=check_birth_year(birth_year),
             origin_province=origin_province,
@@ -127,6 +145,11 @@ def person_register(
             contacts=contacts.strip(),
             narrative=narrative.strip(),
         )
+        names = name_values(
+            name_hangul=name_hangul, name_romanized=name_romanized, name_chinese=name_chinese, aliases=aliases
+        )
+        person.save(force_insert=True)
+        _index_names(keyring, person, names)
         Movement.objects.create(
             person=person,
             to_station=station,
@@ -177,13 +200,19 @@ def person_update(*, actor: User, person: Person, **changes: object) -> Person:
     if "date_of_birth" in changes:
         year = changes.get("birth_year", person.birth_year)
         changes["date_of_birth"] = _check_date_of_birth(str(changes["date_of_birth"]), year)  # type: ignore[arg-type]
-    changed = [name for name, value in changes.items() if getattr(person, name) != value]
-    if not changed:
-        return person
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor) as keyring:
+        # Sensitive values are compared with what is stored once decrypted (internally: nothing is shown).
+        current = {name: _current_value(keyring, person, name) for name in changes}
+        changed = [name for name, value in changes.items() if current[name] != value]
+        if not changed:
+            return person
         for name in changed:
             setattr(person, name, changes[name])
         person.save(update_fields=[*changed, "updated_at"])
+        if set(changed) & {*NAME_FIELDS, "aliases"}:
+            names = {name: _current_value(keyring, person, name) for name in (*NAME_FIELDS, "aliases")}
+            names.update({name: changes[name] for name in changed if name in names})
+            _index_names(keyring, person, name_values(**{k: str(v) for k, v in names.items()}))
         audit_record(
             actor=actor, action="person.update", target=person, case_id=person.id, details={"fields": sorted(changed)}
         )
@@ -220,6 +249,8 @@ def person_status_apply(*, actor: User, person: Person, status: str, by_hand: bo
     person.status = status
     person.closed_at = timezone.now() if status == CaseStatus.CLOSED else None
     person.save(update_fields=["status", "closed_at", "updated_at"])
+    with acting(actor) as keyring:
+        grants.sync(keyring, [person.id])  # a keeper stops holding the key of someone who has left their care
     audit_record(
         actor=actor, action="person.status", target=person, case_id=person.id, details={"from": old, "to": status}
     )
@@ -336,7 +367,7 @@ def episode_add(
     end = check_month(end_month, field="end_month")
     if start and end and end < start:
         raise ServiceError(_("The end month comes before the start month."), field="end_month")
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor):
         episode = ExploitationEpisode.objects.create(
             person=person,
             exploitation_type=exploitation_type,
@@ -372,7 +403,7 @@ def person_set_photo(*, actor: User, person: Person, data: bytes | None) -> Pers
             raise ServiceError(_("This person has not consented to photos. Record their consent first."), field="photo")
         if len(data) > PHOTO_MAX_BYTES or photo_content_type(data) is None:
             raise ServiceError(_("Choose a JPEG or PNG photo of at most 2 MB."), field="photo")
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor):
         person.photo = data
         person.save(update_fields=["photo", "updated_at"])
         audit_record(

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from waystation.vault.fields import SensitiveTextField
+from waystation.vault.fields import CaseRecord, SensitiveTextField
 
 
 class Country(models.TextChoices):
@@ -93,7 +93,7 @@ class MovementStatus(models.TextChoices):
 OPEN_MOVEMENT_STATUSES = (MovementStatus.PLANNED, MovementStatus.UNDER_WAY)
 
 
-class Movement(models.Model):
+class Movement(CaseRecord):
     """A person's passage from one station to the next. Intake at the first station has no origin.
 
     A person's place on the route is the destination of their latest arrived movement; it is derived, never

@@ -32,6 +32,8 @@ from waystation.network.models import (
     StationStatus,
 )
 from waystation.network.selectors import current_station_id, open_movement
+from waystation.vault import grants
+from waystation.vault.keyring import acting
 
 # Where the person is is not known: they cannot be sent anywhere until it is.
 UNACCOUNTED_STATUSES = (CaseStatus.DETAINED, CaseStatus.MISSING)
@@ -98,7 +100,7 @@ def movement_plan(
     if depart_now:
         expected_arrival = _arrival_for_departure(expected_arrival, None, here, to_station, now)
     try:
-        with transaction.atomic():
+        with transaction.atomic(), acting(actor) as keyring:
             movement = Movement.objects.create(
                 person=person,
                 from_station=here,
@@ -112,6 +114,7 @@ def movement_plan(
             )
             if depart_now:
                 person_status_apply(actor=actor, person=person, status=CaseStatus.IN_TRANSIT)
+            grants.sync(keyring, [person.id])
             audit_record(
                 actor=actor,
                 action="movement.plan",
@@ -144,12 +147,13 @@ def movement_depart(*, actor: User, movement: Movement, expected_arrival: dt.dat
     expected = _arrival_for_departure(
         expected_arrival, movement.expected_arrival, movement.from_station, movement.to_station, now
     )
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor) as keyring:
         movement.status = MovementStatus.UNDER_WAY
         movement.departed_at = now
         movement.expected_arrival = expected
         movement.save(update_fields=["status", "departed_at", "expected_arrival"])
         person_status_apply(actor=actor, person=movement.person, status=CaseStatus.IN_TRANSIT)
+        grants.sync(keyring, [movement.person_id])
         audit_record(actor=actor, action="movement.depart", target=movement, case_id=movement.person_id)
     return movement
 
@@ -158,13 +162,14 @@ def movement_arrive(*, actor: User, movement: Movement) -> Movement:
     """The person reached the destination. A closed case is not reopened by an arrival: that is refused."""
     _require_open(movement)
     _check_case_open(movement.person)
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor) as keyring:
         movement.status = MovementStatus.ARRIVED
         movement.arrived_at = timezone.now()
         if movement.departed_at is None:
             movement.departed_at = movement.arrived_at
         movement.save(update_fields=["status", "arrived_at", "departed_at"])
         person_status_apply(actor=actor, person=movement.person, status=status_on_arrival(movement.to_station))
+        grants.sync(keyring, [movement.person_id])
         audit_record(
             actor=actor,
             action="movement.arrive",
@@ -182,7 +187,7 @@ def movement_end(*, actor: User, movement: Movement, outcome: str) -> Movement:
     _require_open(movement)
     _check_case_open(movement.person)
     person = movement.person
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor) as keyring:
         movement.status = outcome
         movement.ended_at = timezone.now()
         movement.save(update_fields=["status", "ended_at"])
@@ -190,6 +195,7 @@ def movement_end(*, actor: User, movement: Movement, outcome: str) -> Movement:
             person_status_apply(actor=actor, person=person, status=CaseStatus.DETAINED)
         elif person.status == CaseStatus.IN_TRANSIT and movement.from_station is not None:
             person_status_apply(actor=actor, person=person, status=status_on_arrival(movement.from_station))
+        grants.sync(keyring, [movement.person_id])
         audit_record(
             actor=actor,
             action="movement.end",
@@ -244,7 +250,7 @@ def station_create(
     code = _check_code_name(code_name)
     _check_station_fields(country=country, region=region, kind=kind, capacity=capacity)
     _check_keepers(keepers or [])
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor):
         station = Station.objects.create(
             code_name=code, country=country, region=region.strip(), kind=kind, capacity=capacity
         )
@@ -276,12 +282,14 @@ def station_update(
     _check_keepers(keepers)
     changed = sorted(name for name, value in values.items() if getattr(station, name) != value)
     keepers_changed = set(station.keepers.values_list("pk", flat=True)) != {k.pk for k in keepers}
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor) as keyring:
         if changed:
             for name in changed:
                 setattr(station, name, values[name])
             station.save(update_fields=changed)
         station.keepers.set(keepers)
+        if keepers_changed:
+            grants.sync_station(keyring, station.pk)
         audit_record(
             actor=actor,
             action="station.update",
@@ -298,11 +306,12 @@ def station_set_status(*, actor: User, station: Station, status: str) -> Station
         raise ServiceError(_("Unknown status."), field="status")
     if status == station.status:
         raise ServiceError(_("The station already has this status."), field="status")
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor) as keyring:
         old = station.status
         station.status = status
         station.status_changed_at = timezone.now()
         station.save(update_fields=["status", "status_changed_at"])
+        grants.sync_station(keyring, station.pk)
         audit_record(actor=actor, action="station.status", target=station, details={"from": old, "to": status})
     return station
 
@@ -312,7 +321,7 @@ def leg_set(*, actor: User, from_station: Station, to_station: Station, usual_da
         raise ServiceError(_("A leg joins two different stations."), field="to_station")
     if not 0 < usual_days <= 365:
         raise ServiceError(_("The usual duration must be between 1 and 365 days."), field="usual_days")
-    with transaction.atomic():
+    with transaction.atomic(), acting(actor):
         leg, _created = Leg.objects.update_or_create(
             from_station=from_station, to_station=to_station, defaults={"usual_days": usual_days}
         )

@@ -1,8 +1,10 @@
 """The single gate through which sensitive values leave storage for display.
 
 Every call writes one ``reveal`` audit event naming the records and the fields (never their content) *before*
-the values are returned; if the event cannot be written, nothing is returned. Views show what this returns,
-never the model attributes themselves.
+anything is decrypted; if the event cannot be written, nothing is decrypted or returned. Decryption uses the
+user's own keys from the key agent (``vault.keyring``); without them it raises ``vault.crypto.Locked``, and a
+changed or moved ciphertext raises ``Tampered``: never text. Views show what this returns, never the model
+attributes themselves (those stay sealed).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from django.db import models, transaction
 
 from waystation.accounts.models import User
 from waystation.audit.services import audit_record
-from waystation.vault.fields import is_sensitive
+from waystation.vault.fields import is_sensitive, open_value
+from waystation.vault.keyring import keyring_for
 
 
 def sensitive_fields() -> dict[str, list[str]]:
@@ -58,7 +61,8 @@ def reveal(
             purpose=purpose,
             details={"targets": targets, "fields": field_names},
         )
-    return [{name: getattr(obj, name) for name in fields} for obj, fields in items]
+    keyring = keyring_for(user)
+    return [{name: open_value(keyring, obj, name) for name in fields} for obj, fields in items]
 
 
 def reveal_onto(

@@ -53,6 +53,25 @@ class SessionLifetimeMiddleware:
         return self.get_response(request)
 
 
+class VaultKeysMiddleware:
+    """A signed-in session must have its keys in the agent. After a restart, an idle timeout or a key event they
+    are gone, and the session ends: the user signs in again, which opens their keys again."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from waystation.vault.session import session_has_keys
+
+        public = request.path.startswith(PUBLIC_PREFIXES)
+        if request.user.is_authenticated and not public and not session_has_keys(request):
+            user = request.user
+            logout(request)
+            audit_record(actor=user, action="auth.session_keys_gone", target=user)
+            return redirect_to_login(request.get_full_path())
+        return self.get_response(request)
+
+
 class LoginRequiredMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

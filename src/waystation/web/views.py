@@ -69,6 +69,10 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
 @csrf_exempt  # signing out is always safe to trigger; the beacon of the quick-exit script carries no token
 @require_http_methods(["GET", "POST"])
 def quick_exit(request: HttpRequest) -> HttpResponse:
+    from waystation.vault.agent import AGENT
+
+    if request.user.is_authenticated:
+        AGENT.drop_user(request.user.pk)  # every key of this user, not only this session's: they may be in danger
     logout(request)
     response = HttpResponseRedirect(settings.QUICK_EXIT_URL)
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'

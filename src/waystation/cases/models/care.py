@@ -16,7 +16,7 @@ from waystation.cases.choices import (
     TaskKind,
 )
 from waystation.network.models import Country
-from waystation.vault.fields import SensitiveTextField
+from waystation.vault.fields import CaseRecord, SensitiveTextField
 
 USER = settings.AUTH_USER_MODEL
 
@@ -52,7 +52,7 @@ class Assignment(models.Model):
         ]
 
 
-class NeedsAssessment(models.Model):
+class NeedsAssessment(CaseRecord):
     person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="assessments")
     assessed_on = models.DateField(_("assessed on"))
     assessed_by = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
@@ -72,7 +72,7 @@ class NeedsAssessment(models.Model):
         ordering = ["-assessed_on", "-id"]
 
 
-class CarePlanGoal(models.Model):
+class CarePlanGoal(CaseRecord):
     """One goal of a person's care plan; the plan is the set of their goals."""
 
     person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="goals")
@@ -87,7 +87,7 @@ class CarePlanGoal(models.Model):
         ordering = ["status", "target_date", "id"]
 
 
-class ServiceRecord(models.Model):
+class ServiceRecord(CaseRecord):
     """A service delivered: a counselling session, a medical visit, shelter nights..."""
 
     person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="services")
@@ -106,7 +106,7 @@ class ServiceRecord(models.Model):
         indexes = [models.Index(fields=["person", "kind"])]
 
 
-class Referral(models.Model):
+class Referral(CaseRecord):
     person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="referrals")
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, verbose_name=_("partner organisation"))
     area = models.CharField(_("area"), max_length=20, choices=NeedArea.choices)
@@ -119,7 +119,7 @@ class Referral(models.Model):
         ordering = ["-referred_on", "-id"]
 
 
-class FollowUpTask(models.Model):
+class FollowUpTask(CaseRecord):
     person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="tasks")
     kind = models.CharField(_("task"), max_length=20, choices=TaskKind.choices)
     detail = SensitiveTextField(_("detail"))
@@ -137,7 +137,7 @@ class NoteKind(models.TextChoices):
     COUNSELLING = "counselling", _("Counselling note")
 
 
-class CaseNote(models.Model):
+class CaseNote(CaseRecord):
     person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="notes")
     kind = models.CharField(_("kind"), max_length=20, choices=NoteKind.choices, default=NoteKind.GENERAL)
     text = SensitiveTextField(_("note"))

@@ -7,10 +7,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from waystation.cases import htcds
-from waystation.vault.fields import SensitiveTextField
+from waystation.vault.fields import CaseRecord, SensitiveTextField
 
 
-class ExploitationEpisode(models.Model):
+class ExploitationEpisode(CaseRecord):
     """One period of exploitation. Each sale starts an episode, so times sold = episodes with ``was_sold``."""
 
     person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="episodes")

@@ -30,6 +30,7 @@ def normalise_case_code(text: str) -> str:
 
 class Person(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    vault_case_root = True  # a new person gets a new data key; every row of the case is encrypted with it
     case_code = models.CharField(_("case code"), max_length=9, unique=True, default=new_case_code, editable=False)
 
     # Coded, non-identifying: plaintext so that lists, filters and figures need no decryption.
@@ -64,6 +65,10 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return self.case_code  # never a name: str() ends up in logs and error pages
+
+    @property
+    def vault_case_id(self) -> uuid.UUID:
+        return self.id
 
     def language_labels(self) -> list[str]:
         labels = dict(Language.choices)

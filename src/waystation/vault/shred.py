@@ -1,0 +1,130 @@
+"""Forgetting for real.
+
+:func:`shred` destroys every wrap of one case's data key (the recovery wrap too), its name digests, and the
+ciphertexts themselves: the case's sensitive data is unrecoverable anywhere. Coded, non-identifying fields (sex,
+birth year, province, months, status, HTCDS codes, movements between stations) remain for the statistics.
+
+A backup taken before a shred still holds the wraps. So every shred is also written to the **shred ledger**: a
+table (carried by every later backup) and a file in ``$WAYSTATION_HOME`` (which survives a restore into the same
+installation); ``interop.backup`` applies both to whatever it restores. The ledger holds case ids and times only.
+
+:func:`kill_switch` destroys every user's wraps at once and drops every key from the agent: nothing in the
+installation opens a record until k recovery shares from outside the country are brought together
+(``waystation vault recover``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from waystation.accounts.models import User
+from waystation.audit.services import audit_record
+from waystation.vault.agent import AGENT
+from waystation.vault.fields import is_sensitive
+from waystation.vault.models import CaseKeyWrap, IndexKeyWrap, NameIndex, PendingGrant, ShredRecord
+
+LEDGER_NAME = "shred-ledger"
+
+
+def ledger_path() -> Path:
+    return Path(settings.HOME) / LEDGER_NAME
+
+
+def _blank_ciphertexts(person_ids: list[uuid.UUID]) -> None:
+    """Overwrite the sensitive columns of the shredded cases (their rows stay, with their coded fields)."""
+    from waystation.cases.models import Person
+
+    for model in apps.get_models():
+        names = [f.name for f in model._meta.concrete_fields if is_sensitive(f)]
+        if not names:
+            continue
+        blank = {name: (None if model._meta.get_field(name).null else "") for name in names}
+        if model is Person:
+            model.objects.filter(pk__in=person_ids).update(**blank)
+        elif any(f.name == "person" for f in model._meta.concrete_fields):
+            model.objects.filter(person_id__in=person_ids).update(**blank)  # type: ignore[attr-defined]
+
+
+def _forget(person_ids: list[uuid.UUID]) -> None:
+    CaseKeyWrap.objects.filter(person_id__in=person_ids).delete()
+    PendingGrant.objects.filter(person_id__in=person_ids).delete()
+    NameIndex.objects.filter(person_id__in=person_ids).delete()
+    _blank_ciphertexts(person_ids)
+
+
+def _append_ledger(person_id: uuid.UUID, when: dt.datetime) -> None:
+    path = ledger_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with path.open("a", encoding="ascii") as ledger:
+        ledger.write(f"{person_id} {when.isoformat()}\n")
+
+
+def read_ledger(path: Path | None = None) -> dict[uuid.UUID, dt.datetime]:
+    path = path or ledger_path()
+    found: dict[uuid.UUID, dt.datetime] = {}
+    if not path.exists():
+        return found
+    for line in path.read_text(encoding="ascii").splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            found[uuid.UUID(parts[0])] = dt.datetime.fromisoformat(parts[1])
+    return found
+
+
+def shred(*, actor: User | None, person_id: uuid.UUID, purpose: str = "") -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        _forget([person_id])
+        ShredRecord.objects.get_or_create(person_id=person_id, defaults={"shredded_at": now})
+        audit_record(actor=actor, action="vault.shred", case_id=person_id, purpose=purpose)
+    _append_ledger(person_id, now)
+
+
+def apply_ledger(*, actor: User | None, extra: Iterable[tuple[uuid.UUID, dt.datetime]] = ()) -> int:
+    """Shred again every case in the ledger (file, table and ``extra``) that still has anything left to forget."""
+    from waystation.cases.models import Person
+
+    wanted = dict(ShredRecord.objects.values_list("person_id", "shredded_at"))
+    wanted.update(read_ledger())
+    wanted.update(dict(extra))
+    present = set(Person.objects.filter(pk__in=list(wanted)).values_list("pk", flat=True))
+    with transaction.atomic():
+        if present:
+            _forget(sorted(present))
+        known = set(ShredRecord.objects.values_list("person_id", flat=True))
+        ShredRecord.objects.bulk_create(
+            [ShredRecord(person_id=pid, shredded_at=when) for pid, when in wanted.items() if pid not in known]
+        )
+        if wanted:
+            audit_record(actor=actor, action="vault.shred_ledger_applied", details={"cases": len(wanted)})
+    for pid, when in wanted.items():
+        if pid not in read_ledger():
+            _append_ledger(pid, when)
+    return len(present)
+
+
+def is_shredded(person_id: uuid.UUID) -> bool:
+    return ShredRecord.objects.filter(person_id=person_id).exists()
+
+
+def kill_switch(*, actor: User | None) -> dict[str, int]:
+    """Destroy every user's wraps and drop every key in memory. The recovery wraps stay: with k shares, and only
+    then, ``waystation vault recover`` opens the records again."""
+    from waystation.accounts.sessions import sessions_end_all
+
+    with transaction.atomic():
+        cases, _ = CaseKeyWrap.objects.filter(holder__isnull=False).delete()
+        index, _ = IndexKeyWrap.objects.filter(holder__isnull=False).delete()
+        PendingGrant.objects.all().delete()
+        audit_record(actor=actor, action="vault.kill_switch", details={"case_wraps": cases, "index_wraps": index})
+    dropped = AGENT.drop_all()
+    sessions = sessions_end_all(actor=actor)
+    return {"case_wraps": cases, "index_wraps": index, "keys_dropped": dropped, "sessions": sessions}
