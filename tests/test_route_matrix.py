@@ -26,6 +26,9 @@ from typing import Any
 from django.db import transaction
 from django.urls import reverse
 
+from waystation.testing import vault as test_vault
+from waystation.vault.agent import handle_for
+
 OK, FOUND, LOGIN, DENIED, GONE, NO_METHOD = 200, 302, "login", 403, 404, 405
 
 ROLES = ("keeper", "caseworker", "coordinator", "analyst", "auditor", "administrator", "anonymous", "inactive")
@@ -214,7 +217,7 @@ def _problem(key: str, method: str, role: str, url: str, expected: Any, response
 
 
 def test_every_route_answers_every_role_as_the_matrix_says(
-    world: SimpleNamespace, url_routes: list[Any], client_for: Callable[..., Any]
+    world: SimpleNamespace, url_routes: list[Any], client_for: Callable[..., Any], persona_password: str
 ) -> None:
     users = {**world.personas, "anonymous": None}
 
@@ -224,6 +227,15 @@ def test_every_route_answers_every_role_as_the_matrix_says(
         return client
 
     shared = {role: fresh_client(role) for role in ROLES}
+
+    def shared_client(role: str) -> Any:
+        """The role's long-lived client, its keys put back in the agent: a route that signs out or ends every
+        session (a POST rolled back in the database) drops keys from the agent, which no rollback restores."""
+        client = shared[role]
+        if users[role] is not None and client.session.session_key:
+            test_vault.unlock(users[role], persona_password, handle=handle_for(client.session.session_key))
+        return client
+
     problems: list[str] = []
     seen: set[str] = set()
 
@@ -254,7 +266,7 @@ def test_every_route_answers_every_role_as_the_matrix_says(
                 continue
             for role, expected in zip(ROLES, expected_get, strict=True):
                 url = reverse(route.name, kwargs=sample_kwargs(world, role, hidden, route.kwargs))
-                client = fresh_client(role) if route.name in SIGNS_OUT else shared[role]
+                client = fresh_client(role) if route.name in SIGNS_OUT else shared_client(role)
                 problems.append(_problem(key, "GET", role, url, expected, client.get(url)))
 
             if not all(status == NO_METHOD for status in expected_get[: len(SIGNED_IN)]):

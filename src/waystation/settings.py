@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",  # passkeys, a django-otp device type (accounts/passkeys.py)
 ]
 
 MIDDLEWARE = [
@@ -231,6 +232,23 @@ AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "token"]
 OTP_TOTP_ISSUER = "Waystation"
 OTP_TOTP_THROTTLE_FACTOR = 1  # seconds, doubled at each failure in a row
 OTP_STATIC_THROTTLE_FACTOR = 1
+
+# Passkeys (WebAuthn, django-otp-webauthn) beside TOTP, as a second factor only (accounts/passkeys.py). A passkey is
+# bound to the relying party id, a domain name and never an IP address: WAYSTATION_PASSKEY_RP_ID, by default the
+# first allowed host that is a name ("localhost" in the demo and the tests). The server accepts a passkey's answer
+# only from the origins in WAYSTATION_PASSKEY_ORIGINS (comma-separated, such as https://waystation.example.org), by
+# default https://<relying party id>; with WAYSTATION_DEV_HTTP=1 also from http://localhost on any port.
+OTP_WEBAUTHN_RP_ID = os.environ.get("WAYSTATION_PASSKEY_RP_ID") or next(
+    (host for host in ALLOWED_HOSTS if host[:1] not in ".*[" and not host.replace(".", "").isdigit()), "localhost"
+)
+OTP_WEBAUTHN_RP_NAME = "Waystation"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [
+    origin.strip().rstrip("/")
+    for origin in os.environ.get("WAYSTATION_PASSKEY_ORIGINS", f"https://{OTP_WEBAUTHN_RP_ID}").split(",")
+    if origin.strip()
+]
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False  # the password opens the user's keys (vault): never skipped
+OTP_WEBAUTHN_HELPER_CLASS = "waystation.accounts.passkeys.PasskeyHelper"
 
 # Where the quick-exit control sends the browser: an ordinary, neutral page.
 QUICK_EXIT_URL = os.environ.get("WAYSTATION_QUICK_EXIT_URL", "https://www.weather.com/")

@@ -10,7 +10,14 @@ of common name parts; every free text starts with ``[SYNTHETIC]``. The parts:
 - ``synth_names``: name parts and text templates.
 
 Rows are inserted in batches (``executemany``, as a leaner ``bulk_create``), all in one transaction, with one audit
-event for the whole run.
+event for the whole run. They are encrypted as the app encrypts them (``vault.fields``): the run acts with a keyring
+that holds the index key, each new person gets a data key, and when the run ends every key is wrapped for the staff
+entitled to the case and for the recovery key (``vault.grants``). Each person's names are indexed (``vault.blind``)
+from the plaintext before it is sealed. The staff accounts are made by ``accounts.services.user_create`` (key pair
+included) with random passwords that nobody is told.
+
+The index key comes from the caller (``index_key``), or, into an installation whose vault is not set up yet, from
+setting it up here: the recovery shares are then in :attr:`Generated.vault`, for the caller to print.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import hashlib
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.utils import timezone
@@ -42,12 +50,16 @@ from waystation.cases.models import (
 from waystation.network.models import Leg, Movement, Station
 from waystation.synth_cases import Rows, World, household
 from waystation.synth_route import partners_ensure, route_ensure, set_capacities, staff_ensure
+from waystation.vault import blind, setup
+from waystation.vault.keyring import Keyring, acting
+from waystation.vault.models import NameIndex
 
 MIN_STATIONS, MAX_STATIONS = 4, 50
 SQLITE_CACHE_KIB = -256 * 1024  # negative: in KiB, as SQLite's PRAGMA cache_size takes it (256 MiB at most)
 # Insert order (persons before the rows that point at them) and the name of each in the summary.
 MODELS: list[tuple[type[models.Model], str]] = [
     (Person, "persons"),
+    (NameIndex, "name_digests"),
     (FamilyLink, "family_links"),
     (ExploitationEpisode, "episodes"),
     (Movement, "movements"),
@@ -75,6 +87,15 @@ def check_arguments(*, persons: int, stations: int) -> None:
         raise SynthError(f"The number of stations must be between {MIN_STATIONS} and {MAX_STATIONS} (got {stations}).")
 
 
+@dataclass(frozen=True)
+class Generated:
+    """What a run made: the count of each kind of row; and ``vault`` when the run set the vault up (its recovery
+    shares exist nowhere else: the caller prints them)."""
+
+    counts: dict[str, int]
+    vault: setup.Initialised | None = None
+
+
 def generate(
     *,
     persons: int,
@@ -83,11 +104,14 @@ def generate(
     progress: Progress | None = None,
     append: bool = False,
     today: dt.date | None = None,
-) -> dict[str, int]:
-    """Generate ``persons`` fictional persons on a ``stations``-station route; return the count of each kind of row.
+    index_key: bytes | None = None,
+) -> Generated:
+    """Generate ``persons`` fictional persons on a ``stations``-station route, encrypted and indexed.
 
-    Refuses (``SynthError``) when persons exist already, unless ``append``. ``today`` (default: today) anchors
-    the dates; with the same seed, stations, persons and today, the data is the same.
+    Refuses (``SynthError``) when persons exist already, unless ``append``. Into an installation whose vault is set
+    up, ``index_key`` must be its index key (the run cannot open it); without a vault, the run sets it up.
+    ``today`` (default: today) anchors the dates; with the same seed, stations, persons and today, the data (once
+    decrypted) is the same.
     """
     check_arguments(persons=persons, stations=stations)
     today = today or timezone.localdate()
@@ -95,31 +119,52 @@ def generate(
         existing = Person.objects.count()
         if existing and not append:
             raise SynthError(
-                f"The database already holds {existing} persons. Add to them with --append (append=True), "
-                "or generate into an empty database (set WAYSTATION_HOME to an empty folder)."
+                f"The database already holds {existing} persons. Generate into an empty installation "
+                "(set WAYSTATION_HOME to an empty folder)."
             )
-        # Appending draws from another stream (the count is part of the seed), so new ids never repeat old ones.
-        rng = random.Random(f"waystation-synth/{seed}/{existing}")
-        route = route_ensure(stations)
-        staff = staff_ensure(route, persons)
-        partners = partners_ensure()
-        taken = set(Person.objects.values_list("case_code", flat=True)) if existing else set()
-        anchor = dt.datetime.combine(today, dt.time.min, tzinfo=dt.UTC)
-        world = World(rng, anchor, route, staff, partners, taken)
-        counts = _generate_rows(world, persons, progress)
-        set_capacities(route, world.occupancy, rng)
-        audit_record(
-            actor=None,
-            action="synth.generate",
-            details={"persons": persons, "seed": seed, "stations": stations, "append": append},
-        )
+        vault, key = _index_key(index_key)
+        keyring = Keyring(None, None)
+        keyring.adopt_index_key(key)
+        with acting(None, keyring):  # on leaving: every new case's key wrapped for its holders and the recovery key
+            # Appending draws from another stream (the count is part of the seed), so new ids never repeat old ones.
+            rng = random.Random(f"waystation-synth/{seed}/{existing}")
+            route = route_ensure(stations)
+            staff = staff_ensure(route, persons)
+            partners = partners_ensure()
+            taken = set(Person.objects.values_list("case_code", flat=True)) if existing else set()
+            anchor = dt.datetime.combine(today, dt.time.min, tzinfo=dt.UTC)
+            world = World(rng, anchor, route, staff, partners, taken)
+            counts = _generate_rows(world, persons, progress, key)
+            set_capacities(route, world.occupancy, rng)
+            audit_record(
+                actor=None,
+                action="synth.generate",
+                details={"persons": persons, "seed": seed, "stations": stations, "append": append},
+            )
     summary = {
         "stations": len(route.stations),
         "legs": Leg.objects.filter(from_station__in=route.stations).count(),
         "users": len({*staff.users.values(), *staff.caseworkers, *staff.keeper_of.values()}),
         "partners": len(partners),
     }
-    return summary | {name: counts[name] for _model, name in MODELS}
+    return Generated(counts=summary | {name: counts[name] for _model, name in MODELS}, vault=vault)
+
+
+def _index_key(given: bytes | None) -> tuple[setup.Initialised | None, bytes]:
+    """The index key to index names with: the one given, or a new vault's (set up now, when there is none)."""
+    initialised = setup.is_initialised()
+    if given is not None:
+        if not initialised:
+            raise SynthError("An index key was given, but this installation's vault is not set up.")
+        return None, given
+    if initialised:
+        raise SynthError(
+            "This installation's vault is set up already: new names must be indexed with its index key, which "
+            "only a signed-in user's password or the recovery shares open, and synth has neither. Generate into an "
+            "empty installation instead (set WAYSTATION_HOME to an empty folder)."
+        )
+    vault = setup.initialise(actor=None)
+    return vault, vault.index_key
 
 
 @contextlib.contextmanager
@@ -146,7 +191,7 @@ def _batch_size(persons: int) -> int:
     return min(2000, max(50, persons // 10))
 
 
-def _generate_rows(world: World, persons: int, progress: Progress | None) -> Counter[str]:
+def _generate_rows(world: World, persons: int, progress: Progress | None, index_key: bytes) -> Counter[str]:
     counts: Counter[str] = Counter()
     done = index = 0
     reported = 0
@@ -157,12 +202,27 @@ def _generate_rows(world: World, persons: int, progress: Progress | None) -> Cou
         while done < end:
             done += household(world, rows, index, end - done)
             index += 1
+        _index_names(rows, index_key)
         _insert(rows, counts)
         tenth = done * 10 // persons
         if progress is not None and tenth > reported:
             reported = tenth
             progress(f"{done}/{persons} persons ({done * 100 // persons}%)")
     return counts
+
+
+def _index_names(rows: Rows, index_key: bytes) -> None:
+    """The name digests of the batch's persons, from their names while these are still plaintext (inserting a
+    person seals them)."""
+    for person in rows.by_model.get(Person, []):
+        names = blind.name_values(
+            name_hangul=person.name_hangul,
+            name_romanized=person.name_romanized,
+            name_chinese=person.name_chinese,
+            aliases=person.aliases,
+        )
+        for row in blind.rows(person.id, index_key, names):
+            rows.add(row)
 
 
 def _insert(rows: Rows, counts: Counter[str]) -> None:

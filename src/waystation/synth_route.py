@@ -1,8 +1,10 @@
 """The synthetic route and staff of ``waystation synth``: stations with fictional code names along the way out of
 China, the legs between them, the accounts the demo needs and a few partner organisations.
 
-Stations are known by code name and a coarse region only. Everything is created directly (one audit event is
-written for the whole generation by ``waystation.synth``), and reused when it exists already.
+Stations are known by code name and a coarse region only. Stations, legs and partners are created directly (one
+audit event is written for the whole generation by ``waystation.synth``); staff accounts through
+``accounts.services.user_create``, so that each has a key pair and can be given the keys of its cases. Everything is
+reused when it exists already.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from waystation.accounts.models import Role, User
+from waystation.accounts.services import user_create
 from waystation.cases.choices import NeedArea
 from waystation.cases.models import Partner
 from waystation.network.models import Country, Leg, Station, StationKind
@@ -254,12 +257,11 @@ class Staff:
 
 
 def _user(username: str, role: str) -> User:
-    """The user of this name, created with an unusable password when missing (the demo sets passwords)."""
-    user = User.objects.filter(username=username).first()
+    """The user of this name; created when missing, with a key pair and a random password that nobody is told
+    (an administrator sets one; the demo creates its own accounts first)."""
+    user = User.objects.filter(username__iexact=username).first()
     if user is None:
-        user = User(username=username, role=role)
-        user.set_unusable_password()
-        user.save()
+        user, _password = user_create(actor=None, username=username, role=role)
     return user
 
 

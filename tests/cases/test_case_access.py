@@ -18,12 +18,12 @@ from waystation.audit.models import AuditEvent
 from waystation.cases import care_services
 from waystation.cases.access import PERSON_FIELDS_FOR_ROLE, Need, can, case_for_user, visible_persons
 from waystation.cases.choices import ConsentScope, NeedArea
-from waystation.cases.models import Person
 from waystation.cases.services import consent_record, episode_add, person_set_photo, person_update
 from waystation.network.models import MovementStatus
 from waystation.network.selectors import open_movement
 from waystation.network.services import movement_end, movement_plan
 from waystation.testing.db import audit_unavailable
+from waystation.vault.keyring import acting
 from waystation.vault.reveal import reveal, sensitive_fields
 
 # --- who knows which case exists -------------------------------------------------------------------------------------
@@ -137,8 +137,11 @@ def fill_every_sensitive_field(world: SimpleNamespace) -> set[tuple[str, str]]:
     actor, person = world.coordinator, world.person_at_a
     identity = ("name_hangul", "name_romanized", "name_chinese", "aliases", "contacts", "narrative")
     person_update(actor=actor, person=person, **{f: canary(f) for f in identity})
-    # The service accepts only a real date here; the canary goes in below the service, as a restore might put it.
-    Person.objects.filter(pk=person.pk).update(date_of_birth=canary("date_of_birth"))
+    # The service accepts only a real date here; the canary goes in below the service (still through the field,
+    # which encrypts: a raw UPDATE of plaintext is refused by the field type).
+    person.date_of_birth = canary("date_of_birth")
+    with acting(actor):
+        person.save(update_fields=["date_of_birth"])
     consent_record(actor=actor, person=person, scope=ConsentScope.PHOTOS, given=True)
     person_set_photo(actor=actor, person=person, data=world.photo + canary("photo").encode())
     movement_plan(actor=actor, person=person, to_station=world.station_c, note=canary("movement.note"))
@@ -152,7 +155,8 @@ def fill_every_sensitive_field(world: SimpleNamespace) -> set[tuple[str, str]]:
         note=canary("assessment.note"),
     )
     world.goal_a.description = canary("goal.description")
-    world.goal_a.save(update_fields=["description"])
+    with acting(actor):
+        world.goal_a.save(update_fields=["description"])
     care_services.service_record(
         actor=actor, person=person, kind="counselling", delivered_on=timezone.localdate(), note=canary("service.note")
     )
@@ -166,7 +170,8 @@ def fill_every_sensitive_field(world: SimpleNamespace) -> set[tuple[str, str]]:
         note=canary("referral.note"),
     )
     world.task_a.detail = canary("task.detail")
-    world.task_a.save(update_fields=["detail"])
+    with acting(actor):
+        world.task_a.save(update_fields=["detail"])
     care_services.note_add(actor=actor, person=person, text=canary("note.text"))
     return {
         *(("cases.person", f) for f in (*identity, "date_of_birth", "photo")),

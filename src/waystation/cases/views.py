@@ -418,6 +418,8 @@ def photo(request: AuthedHttpRequest, code: str) -> HttpResponse:
         if not person.has_photo:  # type: ignore[attr-defined]  # annotated by visible_persons
             raise Http404
         revealed = reveal(user=request.user, items=[(person, ["photo"])], purpose="photo", case_id=person.id)
+        if getattr(revealed[0], "locked", False):
+            raise Http404
         data = bytes(revealed[0]["photo"])  # type: ignore[call-overload]  # a BinaryField value
         return HttpResponse(data, content_type=services.photo_content_type(data) or "application/octet-stream")
     person = case_for_user(request.user, code, Need.CARE)

@@ -74,3 +74,16 @@ def pay_pending() -> None:
     for pid, sealed in CaseKeyWrap.objects.filter(holder=None, person_id__in=owed).values_list("person_id", "sealed"):
         keyring.adopt_case_key(pid, crypto.unseal(recovery_key(), bytes(sealed)))
     grants.sync(keyring, sorted(owed))
+
+
+def opened(obj: object, name: str) -> object:
+    """The plaintext of a sensitive field, opened with the recovery key (tests only: what was stored)."""
+    from waystation.vault.fields import open_value
+    from waystation.vault.models import CaseKeyWrap
+
+    case_id = obj.vault_case_id  # type: ignore[attr-defined]
+    keyring = Keyring(None, None)
+    sealed = CaseKeyWrap.objects.filter(holder=None, person_id=case_id).values_list("sealed", flat=True).first()
+    if sealed is not None:
+        keyring.adopt_case_key(case_id, crypto.unseal(recovery_key(), bytes(sealed)))
+    return open_value(keyring, obj, name)  # type: ignore[arg-type]

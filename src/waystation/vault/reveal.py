@@ -17,8 +17,21 @@ from django.db import models, transaction
 
 from waystation.accounts.models import User
 from waystation.audit.services import audit_record
+from waystation.vault.crypto import Locked
 from waystation.vault.fields import is_sensitive, open_value
 from waystation.vault.keyring import keyring_for
+
+
+class LockedValues(dict[str, object]):
+    """What a reveal gives for a record whose key this user does not hold (yet): empty values, ``locked`` set, so
+    that a page can say so. (Holding no key is normal for a moment after a move or an assignment, until a holder
+    of the key signs in; a changed ciphertext is not this: it raises ``Tampered``.)"""
+
+    locked = True
+
+    @classmethod
+    def of(cls, fields: Sequence[str]) -> LockedValues:
+        return cls(dict.fromkeys(fields, ""))
 
 
 def sensitive_fields() -> dict[str, list[str]]:
@@ -62,7 +75,13 @@ def reveal(
             details={"targets": targets, "fields": field_names},
         )
     keyring = keyring_for(user)
-    return [{name: open_value(keyring, obj, name) for name in fields} for obj, fields in items]
+    revealed: list[dict[str, object]] = []
+    for obj, fields in items:
+        try:
+            revealed.append({name: open_value(keyring, obj, name) for name in fields})
+        except Locked:
+            revealed.append(LockedValues.of(fields))
+    return revealed
 
 
 def reveal_onto(

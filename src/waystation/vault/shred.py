@@ -28,6 +28,7 @@ from django.utils import timezone
 from waystation.accounts.models import User
 from waystation.audit.services import audit_record
 from waystation.vault.agent import AGENT
+from waystation.vault.crypto import VaultError
 from waystation.vault.fields import is_sensitive
 from waystation.vault.models import CaseKeyWrap, IndexKeyWrap, NameIndex, PendingGrant, ShredRecord
 
@@ -38,26 +39,30 @@ def ledger_path() -> Path:
     return Path(settings.HOME) / LEDGER_NAME
 
 
-def _blank_ciphertexts(person_ids: list[uuid.UUID]) -> None:
+def _blank_ciphertexts(person_ids: list[uuid.UUID]) -> int:
     """Overwrite the sensitive columns of the shredded cases (their rows stay, with their coded fields)."""
     from waystation.cases.models import Person
 
+    rows = 0
     for model in apps.get_models():
         names = [f.name for f in model._meta.concrete_fields if is_sensitive(f)]
         if not names:
             continue
         blank = {name: (None if model._meta.get_field(name).null else "") for name in names}
         if model is Person:
-            model.objects.filter(pk__in=person_ids).update(**blank)
+            rows += model.objects.filter(pk__in=person_ids).update(**blank)
         elif any(f.name == "person" for f in model._meta.concrete_fields):
-            model.objects.filter(person_id__in=person_ids).update(**blank)  # type: ignore[attr-defined]
+            rows += model.objects.filter(person_id__in=person_ids).update(**blank)  # type: ignore[attr-defined]
+    return rows
 
 
-def _forget(person_ids: list[uuid.UUID]) -> None:
-    CaseKeyWrap.objects.filter(person_id__in=person_ids).delete()
-    PendingGrant.objects.filter(person_id__in=person_ids).delete()
-    NameIndex.objects.filter(person_id__in=person_ids).delete()
-    _blank_ciphertexts(person_ids)
+def _forget(person_ids: list[uuid.UUID]) -> dict[str, int]:
+    """What was destroyed, counted: key wraps, owed grants, name digests, rows whose sensitive columns were blanked."""
+    wraps, _ = CaseKeyWrap.objects.filter(person_id__in=person_ids).delete()
+    grants, _ = PendingGrant.objects.filter(person_id__in=person_ids).delete()
+    digests, _ = NameIndex.objects.filter(person_id__in=person_ids).delete()
+    rows = _blank_ciphertexts(person_ids)
+    return {"key_wraps": wraps, "pending_grants": grants, "name_digests": digests, "rows_blanked": rows}
 
 
 def _append_ledger(person_id: uuid.UUID, when: dt.datetime) -> None:
@@ -68,32 +73,48 @@ def _append_ledger(person_id: uuid.UUID, when: dt.datetime) -> None:
 
 
 def read_ledger(path: Path | None = None) -> dict[uuid.UUID, dt.datetime]:
+    """The ledger's entries (none when the file does not exist). A line that is not "<case id> <time>" raises
+    ``VaultError``: a damaged ledger is named, never skipped in part (a skipped line would be a case not forgotten)."""
     path = path or ledger_path()
     found: dict[uuid.UUID, dt.datetime] = {}
     if not path.exists():
         return found
-    for line in path.read_text(encoding="ascii").splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            found[uuid.UUID(parts[0])] = dt.datetime.fromisoformat(parts[1])
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VaultError(f"Cannot read the shred ledger {path}: it is unreadable or not a shred ledger.") from exc
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            raw_id, raw_when = line.split()
+            when = dt.datetime.fromisoformat(raw_when)
+            found[uuid.UUID(raw_id)] = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        except ValueError as exc:
+            raise VaultError(
+                f"The shred ledger {path} is damaged at line {number}: expected a case id and a time."
+            ) from exc
     return found
 
 
-def shred(*, actor: User | None, person_id: uuid.UUID, purpose: str = "") -> None:
+def shred(*, actor: User | None, person_id: uuid.UUID, purpose: str = "") -> dict[str, int]:
+    """Shred one case; what was destroyed, counted (see ``_forget``)."""
     now = timezone.now()
     with transaction.atomic():
-        _forget([person_id])
+        destroyed = _forget([person_id])
         ShredRecord.objects.get_or_create(person_id=person_id, defaults={"shredded_at": now})
         audit_record(actor=actor, action="vault.shred", case_id=person_id, purpose=purpose)
     _append_ledger(person_id, now)
+    return destroyed
 
 
 def apply_ledger(*, actor: User | None, extra: Iterable[tuple[uuid.UUID, dt.datetime]] = ()) -> int:
     """Shred again every case in the ledger (file, table and ``extra``) that still has anything left to forget."""
     from waystation.cases.models import Person
 
+    in_file = read_ledger()
     wanted = dict(ShredRecord.objects.values_list("person_id", "shredded_at"))
-    wanted.update(read_ledger())
+    wanted.update(in_file)
     wanted.update(dict(extra))
     present = set(Person.objects.filter(pk__in=list(wanted)).values_list("pk", flat=True))
     with transaction.atomic():
@@ -106,7 +127,7 @@ def apply_ledger(*, actor: User | None, extra: Iterable[tuple[uuid.UUID, dt.date
         if wanted:
             audit_record(actor=actor, action="vault.shred_ledger_applied", details={"cases": len(wanted)})
     for pid, when in wanted.items():
-        if pid not in read_ledger():
+        if pid not in in_file:
             _append_ledger(pid, when)
     return len(present)
 

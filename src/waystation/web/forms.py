@@ -11,6 +11,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from waystation.lib.errors import ServiceError
+from waystation.vault.crypto import Locked
 
 T = TypeVar("T")
 
@@ -23,6 +24,17 @@ def run_service(form: forms.Form, service: Callable[..., T], **kwargs: Any) -> T
         field = exc.field if exc.field in form.fields else None
         form.add_error(field, exc.message)
         return None
+    except Locked:
+        form.add_error(None, KEY_NOT_HELD)
+        return None
+
+
+# Shown when a change needs a case key the user does not hold yet (after a move or an assignment, until a holder of
+# the key signs in), and on pages whose sensitive fields cannot be opened for that reason.
+KEY_NOT_HELD = _(
+    "You do not hold the key to this case's details yet. It is given to you the next time a coordinator "
+    "(or another holder of the key) signs in. Nothing was changed."
+)
 
 
 MONTH_RE = re.compile(r"^\s*(\d{4})\s*[-./년]\s*(\d{1,2})\s*월?\s*$")

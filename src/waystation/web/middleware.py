@@ -10,6 +10,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
 from django_otp.middleware import is_verified
 
 from waystation.accounts.sessions import signed_in_at
@@ -70,6 +71,16 @@ class VaultKeysMiddleware:
             audit_record(actor=user, action="auth.session_keys_gone", target=user)
             return redirect_to_login(request.get_full_path())
         return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """A ciphertext or key wrap that fails authentication: a clear page (409), an audit event, no text."""
+        from waystation.vault.crypto import Tampered
+
+        if not isinstance(exception, Tampered):
+            return None
+        actor = request.user if request.user.is_authenticated else None
+        audit_record(actor=actor, action="vault.tampered")
+        return render(request, "web/error.html", {"status": 409}, status=409)
 
 
 class LoginRequiredMiddleware:

@@ -1,4 +1,6 @@
-"""``waystation synth``: generate clearly fictional, deterministic data into the configured database."""
+"""``waystation synth``: generate clearly fictional, deterministic data into the configured database, encrypted as
+the app encrypts it. Into an installation whose vault is not set up yet, it sets the vault up and prints the
+recovery shares."""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from waystation import synth
+from waystation.vault import setup
 
 
 class Command(BaseCommand):
     help = (
-        "Generate clearly fictional, deterministic synthetic data (same seed, same data): stations along the route, "
-        "staff accounts with unusable passwords, persons with their history, journeys and care."
+        "Generate clearly fictional, deterministic synthetic data (same seed, same data), encrypted: stations along "
+        "the route, staff accounts with key pairs and passwords nobody is told, persons with their history, "
+        "journeys and care. Sets the vault up (and prints its recovery shares) when it is not set up yet."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,8 +30,13 @@ class Command(BaseCommand):
             default=8,
             help=f"stations on the route, {synth.MIN_STATIONS} to {synth.MAX_STATIONS} (default 8)",
         )
-        parser.add_argument("--append", action="store_true", help="add to the persons already in the database")
-        parser.add_argument("--json", action="store_true", help="print the counts as JSON")
+        parser.add_argument(
+            "--append",
+            action="store_true",
+            help="add to the persons already in the database (refused once the vault is set up: synth cannot "
+            "open its index key)",
+        )
+        parser.add_argument("--json", action="store_true", help="print the counts (and any recovery shares) as JSON")
 
     def handle(self, *args: Any, persons: int, seed: int, stations: int, append: bool, **options: Any) -> None:
         if persons < 1:
@@ -38,19 +47,33 @@ class Command(BaseCommand):
             )
         started = time.monotonic()
         try:
-            counts = synth.generate(
+            result = synth.generate(
                 persons=persons, seed=seed, stations=stations, append=append, progress=self._progress
             )
         except synth.SynthError as exc:
             raise CommandError(str(exc)) from exc
         seconds = time.monotonic() - started
+        counts, vault = result.counts, result.vault
         if options["json"]:
-            self.stdout.write(json.dumps(counts))
+            shares = {"recovery_shares": vault.shares, "recovery_threshold": vault.threshold} if vault else {}
+            self.stdout.write(json.dumps(counts | shares))
             return
         rows = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in counts.items() if name != "persons")
         self.stdout.write(f"Generated {persons} fictional persons (seed {seed}) in {seconds:.1f} s.")
         self.stdout.write(f"Also: {rows}.")
-        self.stdout.write("Staff accounts have unusable passwords; `waystation demo` or an administrator sets them.")
+        self.stdout.write("Staff accounts have random passwords that nobody is told; an administrator sets them.")
+        if vault is not None:
+            self._print_shares(vault)
+
+    def _print_shares(self, vault: setup.Initialised) -> None:
+        lines = [
+            "",
+            f"The vault of this installation was set up. Its recovery shares (any {vault.threshold} of these "
+            f"{len(vault.shares)} rebuild the recovery key, which opens every case):",
+            *(f"  {number}. {share}" for number, share in enumerate(vault.shares, 1)),
+            "They are shown this once and kept nowhere: for real data, write each one down for a different person.",
+        ]
+        self.stdout.write("\n".join(lines))
 
     def _progress(self, text: str) -> None:
         self.stderr.write(f"  {text}")

@@ -1,0 +1,153 @@
+"""What the benchmarks share: Django set up on a data folder of their own, a coordinator signed in through the real
+forms, and interleaved timing (these machines are shared and noisy: the variants take turns, round after round,
+and only medians and ratios measured side by side in one run are reported).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+DATA_DIR = BENCH_DIR / ".data"  # ignored by git (bench/.gitignore)
+PASSWORD = "bench-lantern-river-42"  # the password of every account the benchmarks make (synthetic data only)
+
+
+def setup_django(home: Path) -> None:
+    """Point Waystation at ``home`` (its own SQLite database and secret key) and start Django. Once a process."""
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ["WAYSTATION_HOME"] = str(home)
+    os.environ["WAYSTATION_DEV_HTTP"] = "1"  # the test client speaks plain HTTP
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "waystation.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- accounts and sessions -----------------------------------------------------------------------------------------
+
+
+def coordinator_ensure(username: str) -> Any:
+    """The coordinator ``username`` with ``PASSWORD``, a key pair (production Argon2id) and a confirmed TOTP device;
+    the vault set up (which gives every user with a key pair the index key); the user's keys held in the agent as a
+    sign-in would hold them, so that services called directly act with them."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from waystation.accounts.models import Role, User
+    from waystation.accounts.services import user_create
+    from waystation.vault import setup, userkeys
+    from waystation.vault.agent import AGENT
+
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user, _password = user_create(actor=None, username=username, role=Role.COORDINATOR, password=PASSWORD)
+    if not setup.is_initialised():
+        setup.initialise(actor=user, shares=3, threshold=2)
+    if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    AGENT.put(f"bench:{user.pk}", user.pk, userkeys.unlock(user, PASSWORD))
+    return user
+
+
+def _totp_code(user: Any) -> str:
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    while totp.t() <= device.last_t:  # a code is single use: this process may sign in twice in one time step
+        totp.time += device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+def signed_in_client(user: Any) -> Any:
+    """A test client signed in as ``user`` through the password form and the second factor, as a browser would."""
+    from django.test import Client
+
+    client = Client(HTTP_HOST="localhost")  # an allowed host without the test environment's template hooks
+    answer = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    if answer.status_code != 302:
+        raise SystemExit(f"bench: the password step failed for {user.username} ({answer.status_code})")
+    answer = client.post(answer["Location"], {"token": _totp_code(user)})
+    if answer.status_code != 302:
+        raise SystemExit(f"bench: the second factor failed for {user.username} ({answer.status_code})")
+    return client
+
+
+def fetch(client: Any, path: str) -> bytes:
+    """GET ``path``; anything but a 200 stops the benchmark (a redirect to sign-in would measure the wrong page)."""
+    response = client.get(path)
+    if response.status_code != 200:
+        raise SystemExit(f"bench: GET {path} answered {response.status_code}, not 200")
+    return bytes(response.content)
+
+
+# --- timing --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Samples:
+    times: dict[str, list[float]]  # seconds, per variant, every timed call
+    rounds: list[dict[str, float]]  # per round, the median of each variant in that round
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.times[name])
+
+    def ratio(self, name: str, base: str) -> float:
+        return self.median(name) / self.median(base)
+
+    def round_ratios(self, name: str, base: str) -> list[float]:
+        return sorted(r[name] / r[base] for r in self.rounds)
+
+
+def interleaved(
+    variants: dict[str, Callable[[], object]], *, rounds: int, per_round: int, warmup: int = 1, seed: int = 7
+) -> Samples:
+    """Run each variant ``per_round`` times in every round, the variants in a new random order each time (so that
+    a slow spell of the machine falls on all of them alike); ``warmup`` rounds first, not counted."""
+    order = list(variants)
+    rng = random.Random(seed)  # noqa: S311 - the order of the runs, not a secret
+    times: dict[str, list[float]] = {name: [] for name in order}
+    per_round_medians: list[dict[str, float]] = []
+    for index in range(warmup + rounds):
+        this_round: dict[str, list[float]] = {name: [] for name in order}
+        for _ in range(per_round):
+            rng.shuffle(order)
+            for name in order:
+                start = time.perf_counter()
+                variants[name]()
+                this_round[name].append(time.perf_counter() - start)
+        if index >= warmup:
+            for name, values in this_round.items():
+                times[name].extend(values)
+            per_round_medians.append({name: statistics.median(v) for name, v in this_round.items()})
+        log(f"  round {index + 1 - warmup}/{rounds}" if index >= warmup else "  warm-up round")
+    return Samples(times, per_round_medians)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.2f} ms"
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(values, n=4)
+    return q[0], q[2]
+
+
+def verdict(ratio: float, goal: float) -> str:
+    return f"PASS (goal <= {goal:g}x)" if ratio <= goal else f"FAIL (goal <= {goal:g}x)"
