@@ -98,6 +98,9 @@ GET: dict[str, tuple[Any, ...]] = {
     "cases:move":                   (OK,        DENIED,    OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:move [hidden]":          (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:assign":                 (DENIED,    DENIED,    OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:shred":                  (DENIED,    DENIED,    OK,        GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "cases:shred [hidden]":         (GONE,      GONE,      GONE,       GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "vault:kill_switch":            (DENIED,    DENIED,    OK,        DENIED,    DENIED,    OK,        LOGIN, LOGIN),
     "cases:assign [hidden]":        (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
     # POST-only case actions.
     "cases:goal_status":            (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),

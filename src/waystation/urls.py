@@ -5,12 +5,14 @@ from waystation.web.views import quick_exit
 
 urlpatterns = [
     path("accounts/", include("waystation.accounts.urls")),
+    path("accounts/passkeys/", include("waystation.accounts.passkeys")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("exit/", quick_exit, name="quick_exit"),
     path("", include("waystation.web.urls")),
     path("cases/", include("waystation.cases.urls")),
     path("stations/", include("waystation.network.urls")),
     path("audit/", include("waystation.audit.urls")),
+    path("vault/", include("waystation.vault.urls")),
 ]
 
 handler400 = "waystation.web.views.bad_request"

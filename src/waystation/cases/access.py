@@ -28,6 +28,7 @@ class Need(StrEnum):
     STATUS = "status"  # change status, close the case
     MOVE = "move"  # plan and record movements
     ASSIGN = "assign"  # assign caseworkers
+    SHRED = "shred"  # destroy the case's keys (coordinators only)
 
 
 ROLE_NEEDS: dict[str, frozenset[Need]] = {

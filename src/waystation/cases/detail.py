@@ -16,6 +16,7 @@ from waystation.cases.services import times_sold
 from waystation.network.access import movement_actions_for
 from waystation.network.models import Station
 from waystation.network.selectors import current_station_id, open_movement
+from waystation.vault.models import ShredRecord
 from waystation.vault.reveal import reveal_onto
 
 
@@ -80,6 +81,7 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
         "here": _station_or_none(current_station_id(person.pk)),
         "can": {need.value: can(user, need) for need in Need},
         "now": timezone.now(),
+        "shredded": ShredRecord.objects.filter(person_id=person.id).first(),
     }
     if full:
         episodes = list(person.episodes.all())

@@ -37,7 +37,7 @@ class StationChoiceField(forms.ModelChoiceField):
 
 
 class CaseFilterForm(forms.Form):
-    q = forms.CharField(label=_("Case code"), required=False, max_length=20)
+    q = forms.CharField(label=_("Case code or exact name"), required=False, max_length=100)
     status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", _("Any")), *CaseStatus.choices])
     station = StationChoiceField(
         label=_("Station"),

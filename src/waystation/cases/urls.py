@@ -2,6 +2,7 @@ from django.urls import path
 
 from waystation.cases import views
 from waystation.network import views as network_views
+from waystation.vault import views as vault_views
 
 app_name = "cases"
 urlpatterns = [
@@ -24,6 +25,7 @@ urlpatterns = [
     path("<str:code>/tasks/<int:task_id>/done/", views.task_done, name="task_done"),
     path("<str:code>/notes/new/", views.note, name="note"),
     path("<str:code>/photo/", views.photo, name="photo"),
+    path("<str:code>/shred/", vault_views.shred_case, name="shred"),
     path("<str:code>/assign/", views.assign, name="assign"),
     path("<str:code>/assignments/<int:assignment_id>/end/", views.assignment_end, name="assignment_end"),
     path("<str:code>/move/", network_views.move, name="move"),

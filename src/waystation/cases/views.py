@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -44,6 +44,9 @@ from waystation.cases.models.person import normalise_case_code
 from waystation.lib.errors import ServiceError
 from waystation.network.access import visible_stations
 from waystation.network.models import Station
+from waystation.vault import blind
+from waystation.vault.crypto import Locked
+from waystation.vault.keyring import keyring_for
 from waystation.vault.reveal import reveal, reveal_onto
 from waystation.web.forms import errors_text, run_service
 from waystation.web.types import AuthedHttpRequest
@@ -57,13 +60,24 @@ def _reveal_names(user: User, persons: list[Person], purpose: str) -> None:
     reveal_onto(user=user, items=[(p, fields) for p in persons], purpose=purpose)
 
 
+def _named(user: User, text: str) -> set[object]:
+    """Persons whose name (any form, any alias) equals ``text`` once normalised, by blind index; only for roles
+    that see names, and only among the persons the caller then filters to those this user may see."""
+    if not set(NAME_FIELDS) & set(person_fields_for(user)):
+        return set()
+    try:
+        return set(blind.matching(keyring_for(user), text))
+    except Locked:
+        return set()  # the index key is not held yet: the case code still works
+
+
 def _filtered(user: User, form: CaseFilterForm) -> QuerySet[Person]:
     persons = visible_persons(user)
     if not form.is_valid():
         return persons.none()
     data = form.cleaned_data
     if data["q"]:
-        persons = persons.filter(case_code=normalise_case_code(data["q"]))
+        persons = persons.filter(Q(case_code=normalise_case_code(data["q"])) | Q(id__in=_named(user, data["q"])))
     if data["status"]:
         persons = persons.filter(status=data["status"])
     if data["station"]:
