@@ -17,7 +17,8 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR / ".data"  # ignored by git (bench/.gitignore)
-PASSWORD = "bench-lantern-river-42"  # the password of every account the benchmarks make (synthetic data only)
+# The password of every account the benchmarks make, in their own throwaway databases of synthetic data.
+PASSWORD = "bench-lantern-river-42"  # noqa: S105
 
 
 def setup_django(home: Path) -> None:
@@ -41,10 +42,10 @@ def log(message: str) -> None:
 # --- accounts and sessions -----------------------------------------------------------------------------------------
 
 
-def coordinator_ensure(username: str) -> Any:
+def coordinator_ensure(username: str, *, set_up_vault: bool = True) -> Any:
     """The coordinator ``username`` with ``PASSWORD``, a key pair (production Argon2id) and a confirmed TOTP device;
-    the vault set up (which gives every user with a key pair the index key); the user's keys held in the agent as a
-    sign-in would hold them, so that services called directly act with them."""
+    unless told otherwise, the vault set up (which gives every user with a key pair the index key); the user's keys
+    held in the agent as a sign-in would hold them, so that services called directly act with them."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from waystation.accounts.models import Role, User
@@ -55,7 +56,7 @@ def coordinator_ensure(username: str) -> Any:
     user = User.objects.filter(username=username).first()
     if user is None:
         user, _password = user_create(actor=None, username=username, role=Role.COORDINATOR, password=PASSWORD)
-    if not setup.is_initialised():
+    if set_up_vault and not setup.is_initialised():
         setup.initialise(actor=user, shares=3, threshold=2)
     if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)

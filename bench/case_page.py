@@ -16,7 +16,7 @@ The app has no plaintext switch (and must not have one): the pass-through functi
 page is fetched. Everything else (access checks, the audit event of the reveal, templates) is the app's own. The
 variants take turns in a random order, round after round; the ratios are of medians.
 
-    .venv/bin/python bench/case_page.py [--rounds 25] [--per-round 4]
+    .venv/bin/python bench/case_page.py [--rounds 30] [--per-round 5]
 """
 
 from __future__ import annotations
@@ -93,9 +93,11 @@ def crypto_as(variant: str) -> Iterator[None]:
 # --- the data ------------------------------------------------------------------------------------------------------
 
 
+WORDS = ("river", "lantern", "morning", "road", "station", "border", "shelter", "clinic", "papers", "bus", "night")
+
+
 def _text(rng: random.Random, words: int) -> str:
-    vocabulary = "[SYNTHETIC] river lantern morning road station border shelter clinic papers bus night rain".split()
-    return " ".join(rng.choice(vocabulary) for _ in range(words))
+    return "[SYNTHETIC] " + " ".join(rng.choice(WORDS) for _ in range(words))
 
 
 def _photo() -> bytes:
@@ -147,9 +149,7 @@ def full_case(coordinator: Any, stations: tuple[Any, Any], partner: Any) -> str:
         narrative=_text(rng, 450),
     )
     services.consent_record(actor=coordinator, person=person, scope=ConsentScope.PHOTOS, given=True)
-    services.consent_record(
-        actor=coordinator, person=person, scope=ConsentScope.SHARING, given=True, partner=partner
-    )
+    services.consent_record(actor=coordinator, person=person, scope=ConsentScope.SHARING, given=True, partner=partner)
     services.person_set_photo(actor=coordinator, person=person, data=_photo())
     kinds = list(htcds.ExploitationType.values)
     for i in range(COUNTS["episodes"]):
@@ -212,7 +212,7 @@ def sensitive_values(code: str) -> int:
     from waystation.cases.models import Person
 
     person = Person.objects.get(case_code=code)
-    related = [
+    related: list[Any] = [
         person.movements,
         person.episodes,
         person.assessments,
@@ -225,13 +225,27 @@ def sensitive_values(code: str) -> int:
     return 7 + sum(manager.count() for manager in related)
 
 
+def check_storage(codes: dict[str, str]) -> None:
+    """Each variant stored what it claims: ciphertext or plaintext narrative, sealed or bare case key."""
+    from waystation.cases.models import Person
+    from waystation.vault import crypto
+    from waystation.vault.models import CaseKeyWrap
+
+    for variant, code in codes.items():
+        person = Person.objects.get(case_code=code)
+        encrypted = person.narrative.blob.startswith(crypto.FORMAT)
+        wrapped = all(len(bytes(w.sealed)) > crypto.KEY_BYTES for w in CaseKeyWrap.objects.filter(person=person))
+        if encrypted != (variant != "plain") or wrapped != (variant == "vault"):
+            raise SystemExit(f"bench: the {variant} person is not stored as that variant says")
+
+
 # --- the run -------------------------------------------------------------------------------------------------------
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=25)
-    parser.add_argument("--per-round", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--per-round", type=int, default=5)
     args = parser.parse_args()
 
     shutil.rmtree(HOME, ignore_errors=True)
@@ -245,6 +259,7 @@ def main() -> None:
     for variant in VARIANTS:
         with crypto_as(variant):
             codes[variant] = full_case(coordinator, (alder, birch), partner)
+    check_storage(codes)
     client = signed_in_client(coordinator)
 
     pages: dict[str, bytes] = {}
@@ -273,8 +288,10 @@ def main() -> None:
     warm = args.per_round  # the warm-up round's HTML timings are not counted either
     html = {v: t[warm:] for v, t in html.items()}
 
-    print(f"Case page (GET /cases/<code>/ + its photo), coordinator, {sensitive_values(codes['vault'])} sensitive "
-          f"values + a {PHOTO_BYTES // 1024} KiB photo; {args.rounds} rounds x {args.per_round}, interleaved")
+    print(
+        f"Case page (GET /cases/<code>/ + its photo), coordinator, {sensitive_values(codes['vault'])} sensitive "
+        f"values + a {PHOTO_BYTES // 1024} KiB photo; {args.rounds} rounds x {args.per_round}, interleaved"
+    )
     print(f"  page size (HTML): {len(pages['vault']):,} bytes")
     print("  variant                                   median        IQR")
     labels = {

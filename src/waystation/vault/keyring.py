@@ -52,6 +52,15 @@ class Keyring:
         self._deks[case_id] = key
         return key
 
+    def prefetch(self, case_ids: list[uuid.UUID]) -> None:
+        """Open the keys of many cases with one query (a list page), where this user holds them."""
+        if self.user is None or self.private_key is None:
+            return
+        wanted = [c for c in case_ids if c not in self._deks]
+        rows = CaseKeyWrap.objects.filter(person_id__in=wanted, holder=self.user).values_list("person_id", "sealed")
+        for case_id, sealed in rows:
+            self._deks[case_id] = self._unseal(bytes(sealed))
+
     def has_case_key(self, case_id: uuid.UUID) -> bool:
         try:
             self.case_key(case_id)

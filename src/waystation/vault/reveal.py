@@ -22,7 +22,18 @@ from waystation.vault.fields import is_sensitive, open_value
 from waystation.vault.keyring import keyring_for
 
 
-class LockedValues(dict[str, object]):
+class Revealed(dict[str, object]):
+    """One record's revealed values. Its repr names the fields, never the values: Django logs a template's failed
+    lookup (``{% if x.revealed.locked %}``, a field the role does not get) at DEBUG with the repr of the object it
+    looked in, and a traceback quotes reprs too; neither may carry a name or a note into a log."""
+
+    locked = False
+
+    def __repr__(self) -> str:
+        return f"<Revealed {sorted(self)}>"
+
+
+class LockedValues(Revealed):
     """What a reveal gives for a record whose key this user does not hold (yet): empty values, ``locked`` set, so
     that a page can say so. (Holding no key is normal for a moment after a move or an assignment, until a holder
     of the key signs in; a changed ciphertext is not this: it raises ``Tampered``.)"""
@@ -75,10 +86,11 @@ def reveal(
             details={"targets": targets, "fields": field_names},
         )
     keyring = keyring_for(user)
+    keyring.prefetch(list({obj.vault_case_id for obj, _fields in items}))  # type: ignore[attr-defined]
     revealed: list[dict[str, object]] = []
     for obj, fields in items:
         try:
-            revealed.append({name: open_value(keyring, obj, name) for name in fields})
+            revealed.append(Revealed({name: open_value(keyring, obj, name) for name in fields}))
         except Locked:
             revealed.append(LockedValues.of(fields))
     return revealed

@@ -59,7 +59,12 @@ class Person(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status"]), models.Index(fields=["sex", "birth_year"])]
+        indexes = [
+            models.Index(fields=["status"]),
+            models.Index(fields=["sex", "birth_year"]),
+            # The case list's order: its first page is read from the index, not by sorting every person.
+            models.Index(fields=["-first_contact_month", "case_code"], name="person_list_order"),
+        ]
         verbose_name = _("person")
         verbose_name_plural = _("persons")
 

@@ -1,0 +1,294 @@
+"""Goal: "Listing 50 cases with their names at 100,000 cases costs at most 1.5x the same at 1,000 cases."
+
+A coordinator opens the case list (GET /cases/, the first page of 50, names decrypted) in two databases made by
+``waystation.synth.generate``: one with 1,000 persons, one with 100,000. Each database has its own data folder
+(``bench/.data/list-<size>/``), made once (100,000 persons take a few minutes) and reused by later runs; the
+coordinator account is made before the generation, with a known password, so that synth wraps every case key for
+it. Each size is served by a process of its own, signed in through the real forms; the two take turns, round
+after round, and the ratio is of medians. Then one request at each size is traced: its queries, their times side
+by side, and SQLite's plan of the slowest (to find what grows with the number of cases).
+
+    .venv/bin/python bench/case_list.py [--rounds 20] [--per-round 5] [--regenerate] [--try-index]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _bench import DATA_DIR, fetch, log, ms, quartiles, setup_django, signed_in_client, verdict
+
+GOAL = 1.5
+SMALL, LARGE = 1_000, 100_000
+SEED = 20240501
+STATIONS = 12
+COORDINATOR = "coordinator"  # synth_route.ROLE_ACCOUNTS names its coordinator so: synth reuses the account made here
+MASK = "••••••"  # what a sealed value shows as: never on a page that revealed its names
+NO_KEY = "key not yet held"  # what the list shows for a case whose key the user does not hold yet
+PATH = "/cases/"
+# The index proposed for the list's order (--try-index): SQLite then reads the first 50 in order and stops, instead
+# of scanning and sorting every person. Made for the run in the benchmark's own databases, dropped at the end.
+TRY_INDEX = "bench_person_list_order"
+TRY_INDEX_SQL = f"CREATE INDEX IF NOT EXISTS {TRY_INDEX} ON cases_person (first_contact_month DESC, case_code)"
+
+
+def home_for(size: int) -> Path:
+    return DATA_DIR / f"list-{size}"
+
+
+def marker(size: int) -> Path:
+    return home_for(size) / "bench-ready.json"
+
+
+# --- generating a database (in a process of its own: Django's settings are bound to one data folder) ---------------
+
+
+def generate(size: int) -> None:
+    home = home_for(size)
+    shutil.rmtree(home, ignore_errors=True)
+    setup_django(home)
+    from _bench import coordinator_ensure
+
+    from waystation import synth
+    from waystation.cases.models import Person
+    from waystation.vault.models import CaseKeyWrap
+
+    # Made before the run, so that synth reuses it (it makes its other accounts with passwords nobody is told);
+    # synth sets the vault up and gives every account with a key pair the index key and its case keys.
+    coordinator = coordinator_ensure(COORDINATOR, set_up_vault=False)
+    start = time.perf_counter()
+    counts = synth.generate(persons=size, seed=SEED, stations=STATIONS, progress=log).counts
+    seconds = time.perf_counter() - start
+    persons = Person.objects.count()
+    held = CaseKeyWrap.objects.filter(holder=coordinator).count()
+    if held != persons:
+        raise SystemExit(f"bench: the coordinator holds {held} case keys of {persons}: synth did not wrap them all")
+    summary = {"persons": persons, "seconds": round(seconds, 1), "counts": counts, "made": time.strftime("%F %T")}
+    marker(size).write_text(json.dumps(summary, indent=1))
+    log(f"bench: {persons:,} persons generated in {seconds:.0f} s into {home}")
+
+
+def ensure_generated(size: int, regenerate: bool) -> dict[str, Any]:
+    if regenerate or not marker(size).exists():
+        log(f"bench: generating {size:,} persons (once; reused by later runs) ...")
+        subprocess.run([sys.executable, __file__, "--generate", str(size)], check=True)  # noqa: S603
+    summary: dict[str, Any] = json.loads(marker(size).read_text())
+    return summary
+
+
+# --- a worker: one database, one signed-in coordinator, answering the driver on stdin/stdout -----------------------
+
+_CASE_LINK = re.compile(r'href="/cases/([0-9A-Z]{4}-[0-9A-Z]{4})/"')
+
+
+def _check_page(body: bytes) -> None:
+    text = body.decode()
+    codes = set(_CASE_LINK.findall(text))
+    if len(codes) != 50 or MASK in text or NO_KEY in text:
+        raise SystemExit(f"bench: the case list shows {len(codes)} cases (not 50), or a name not decrypted")
+
+
+def _normalised(sql: str) -> str:
+    sql = re.sub(r"'(?:[^']|'')*'", "?", sql)
+    sql = re.sub(r"X'[0-9A-Fa-f]*'", "?", sql)
+    return re.sub(r"\b\d+\b", "?", sql)
+
+
+def _explain(sql: str) -> tuple[float, list[str]]:
+    """A SELECT as logged, run again (the fastest of three, finer than the log's milliseconds) and its plan."""
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            best = float("inf")
+            for _ in range(3):
+                start = time.perf_counter()
+                cursor.execute(sql)
+                cursor.fetchall()
+                best = min(best, time.perf_counter() - start)
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+            return best, [row[-1] for row in cursor.fetchall()]
+    except Exception as exc:  # noqa: BLE001 - a query whose logged form SQLite cannot read again
+        return float("nan"), [f"(not run again: {type(exc).__name__})"]
+
+
+def _trace(client: Any) -> list[dict[str, Any]]:
+    """The queries of one request, grouped by their normalised SQL: how many, their time, SQLite's plan."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        fetch(client, PATH)
+    groups: dict[str, dict[str, Any]] = {}
+    for query in captured.captured_queries:
+        sql = query["sql"]
+        seconds = float(query["time"])  # the log's, in whole milliseconds: COMMITs and the like
+        plan: list[str] = []
+        if sql.lstrip().upper().startswith("SELECT"):
+            seconds, plan = _explain(sql)
+        group = groups.setdefault(_normalised(sql), {"sql": sql, "count": 0, "seconds": 0.0, "plan": plan})
+        group["count"] += 1
+        group["seconds"] += seconds
+    return [{"key": key, **group} for key, group in groups.items()]
+
+
+def _index(create: bool) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(TRY_INDEX_SQL if create else f"DROP INDEX IF EXISTS {TRY_INDEX}")
+
+
+def worker(size: int, try_index: bool) -> None:
+    protocol, sys.stdout = sys.stdout, sys.stderr  # only answers to the driver go to the real stdout
+    setup_django(home_for(size))
+    _index(try_index)  # without --try-index, also drops one a stopped run left behind
+    try:
+        _serve(protocol)
+    finally:
+        _index(False)
+
+
+def _serve(protocol: Any) -> None:
+    from waystation.accounts.models import User
+
+    client = signed_in_client(User.objects.get(username=COORDINATOR))
+    _check_page(fetch(client, PATH))
+    print("ready", file=protocol, flush=True)
+    for line in sys.stdin:
+        command, _, arg = line.strip().partition(" ")
+        if command == "time":
+            times = []
+            for _ in range(int(arg)):
+                start = time.perf_counter()
+                fetch(client, PATH)
+                times.append(time.perf_counter() - start)
+            answer: Any = times
+        elif command == "trace":
+            answer = _trace(client)
+        else:
+            return
+        print(json.dumps(answer), file=protocol, flush=True)
+
+
+class Worker:
+    def __init__(self, size: int, try_index: bool) -> None:
+        self.size = size
+        command = [sys.executable, __file__, "--worker", str(size), *(["--try-index"] if try_index else [])]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S603
+        if self._read() != "ready":
+            raise SystemExit(f"bench: the {size:,} worker did not start")
+
+    def _read(self) -> str:
+        assert self.process.stdout is not None  # noqa: S101 - made with a pipe
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"bench: the {self.size:,} worker stopped")
+        return line.strip()
+
+    def ask(self, command: str) -> Any:
+        assert self.process.stdin is not None  # noqa: S101 - made with a pipe
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return json.loads(self._read())
+
+    def close(self) -> None:
+        assert self.process.stdin is not None  # noqa: S101 - made with a pipe
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+# --- the driver ----------------------------------------------------------------------------------------------------
+
+
+def measure(workers: dict[int, Worker], rounds: int, per_round: int) -> tuple[dict[int, list[float]], list[float]]:
+    """Rounds in which each size serves ``per_round`` pages, which size goes first alternating; one warm-up round."""
+    times: dict[int, list[float]] = {size: [] for size in workers}
+    round_ratios: list[float] = []
+    order = list(workers)
+    for index in range(rounds + 1):
+        this_round = {size: workers[size].ask(f"time {per_round}") for size in order}
+        order.reverse()
+        if index == 0:
+            continue
+        for size, values in this_round.items():
+            times[size].extend(values)
+        round_ratios.append(statistics.median(this_round[LARGE]) / statistics.median(this_round[SMALL]))
+        log(f"  round {index}/{rounds}")
+    return times, sorted(round_ratios)
+
+
+def report_trace(small: list[dict[str, Any]], large: list[dict[str, Any]]) -> None:
+    """The queries of one request at each size, side by side, slowest at the large size first."""
+    at_small = {group["key"]: group for group in small}
+    print(
+        f"\n  Queries of one request by kind: how many, total time at {SMALL:,} / {LARGE:,} (SELECTs re-run, best of 3)"
+    )
+    for size, groups in ((SMALL, small), (LARGE, large)):
+        count, seconds = sum(g["count"] for g in groups), sum(g["seconds"] for g in groups)
+        print(f"  {size:>7,} persons: {count} queries, {ms(seconds).strip()} in all")
+    for group in sorted(large, key=lambda g: -g["seconds"])[:6]:
+        before = at_small.get(group["key"])
+        was = ms(before["seconds"]).strip() if before else "-"
+        sql = re.sub(r'(?:"\w+"\."\w+", )+', "..., ", group["sql"])  # the plain columns left out
+        sql = sql if len(sql) < 700 else sql[:700] + " ..."
+        print(f"  {group['count']:>3} x  {was:>9} / {ms(group['seconds']).strip():>9}  {sql}")
+        for step in group["plan"]:
+            print(f"  {'':>28}plan: {step}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--per-round", type=int, default=5)
+    parser.add_argument("--regenerate", action="store_true", help="make both databases again")
+    parser.add_argument("--try-index", action="store_true", help=f"measure with the proposed index ({TRY_INDEX})")
+    parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.generate:
+        generate(args.generate)
+        return
+    if args.worker:
+        worker(args.worker, args.try_index)
+        return
+
+    made = {size: ensure_generated(size, args.regenerate) for size in (SMALL, LARGE)}
+    workers = {size: Worker(size, args.try_index) for size in (SMALL, LARGE)}
+    try:
+        log(f"bench: {args.rounds} rounds of {args.per_round} case-list pages per size, alternating ...")
+        times, round_ratios = measure(workers, args.rounds, args.per_round)
+        traces = {size: workers[size].ask("trace") for size in workers}
+    finally:
+        for w in workers.values():
+            w.close()
+
+    print(
+        f"Case list (GET {PATH}, first page of 50, names decrypted), coordinator; "
+        f"{args.rounds} rounds x {args.per_round}, alternating"
+        + (f"; WITH the proposed index {TRY_INDEX} (--try-index)" if args.try_index else "")
+    )
+    for size in (SMALL, LARGE):
+        low, high = quartiles(times[size])
+        print(
+            f"  {size:>7,} persons: median {ms(statistics.median(times[size]))}  IQR {ms(low).strip()}-"
+            f"{ms(high).strip()}  (database made {made[size]['made']}, {made[size]['persons']:,} persons)"
+        )
+    ratio = statistics.median(times[LARGE]) / statistics.median(times[SMALL])
+    print(
+        f"  ratio {LARGE:,} / {SMALL:,}: {ratio:.3f}x  (per-round ratios: median {statistics.median(round_ratios):.3f}"
+        f", range {round_ratios[0]:.3f}-{round_ratios[-1]:.3f})  {verdict(ratio, GOAL)}"
+    )
+    report_trace(traces[SMALL], traces[LARGE])
+
+
+if __name__ == "__main__":
+    main()
