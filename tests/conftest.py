@@ -65,7 +65,6 @@ from waystation.cases.services import consent_record, person_register, person_se
 from waystation.network import services as network_services
 from waystation.network.models import Country, Station, StationKind
 from waystation.testing import vault as test_vault
-from waystation.vault import userkeys
 from waystation.vault.agent import AGENT, handle_for
 
 PASSWORD = "lantern-river-morning-42"
@@ -195,16 +194,12 @@ def _empty_key_agent() -> Iterator[None]:
 
 def make_user(username: str, role: str, *, active: bool = True) -> User:
     """A user created through the accounts service, with the shared test password, signed in to the vault."""
-    test_vault.ensure_vault()
-    real_kdf, userkeys.KDF = userkeys.KDF, test_vault.FIXTURE_KDF
-    try:
-        with override_settings(PASSWORD_HASHERS=[FAST_HASHER, *django_settings.PASSWORD_HASHERS]):
-            user, _password = user_create(actor=None, username=username, role=role, password=PASSWORD)
-    finally:
-        userkeys.KDF = real_kdf
-    test_vault.give_index_key(user)
-    test_vault.pay_pending()
-    test_vault.unlock(user, PASSWORD)
+    with (
+        test_vault.persona_keys(),
+        override_settings(PASSWORD_HASHERS=[FAST_HASHER, *django_settings.PASSWORD_HASHERS]),
+    ):
+        user, _password = user_create(actor=None, username=username, role=role, password=PASSWORD)
+    test_vault.persona_ready(user, PASSWORD)
     totp_device(user)  # every persona has a confirmed authenticator
     if not active:
         admin = User.objects.filter(role=Role.ADMINISTRATOR, is_active=True).first()

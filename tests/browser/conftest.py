@@ -158,9 +158,12 @@ def cast(transactional_db: None, settings: Any) -> Cast:
 
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from waystation.testing import vault as test_vault
+
     def user(username: str, role: str) -> Any:
-        with override_settings(PASSWORD_HASHERS=[FAST_HASHER, *settings.PASSWORD_HASHERS]):
+        with test_vault.persona_keys(), override_settings(PASSWORD_HASHERS=[FAST_HASHER, *settings.PASSWORD_HASHERS]):
             created = user_create(actor=None, username=username, role=role, password=PASSWORD)[0]
+        test_vault.persona_ready(created, PASSWORD)  # the index key; services below act with the persona's keys
         TOTPDevice.objects.create(user=created, name="authenticator", confirmed=True)  # sign_in types its codes
         return created
 

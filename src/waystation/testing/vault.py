@@ -5,7 +5,9 @@ sign-in would. Nothing here is used by the app itself; the encryption path is th
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 
 import shamir_mnemonic
 from nacl.public import PrivateKey
@@ -43,6 +45,25 @@ def ensure_vault() -> None:
     public = bytes(recovery_key().public_key)
     RecoveryKey.objects.create(public_key=public, threshold=THRESHOLD, shares=SHARES)
     IndexKeyWrap.objects.create(holder=None, sealed=crypto.seal_to(public, index_key()))
+
+
+@contextlib.contextmanager
+def persona_keys() -> Iterator[None]:
+    """Inside: the vault is set up and new key pairs use ``FIXTURE_KDF`` (wrap the creation of a persona)."""
+    ensure_vault()
+    real, userkeys.KDF = userkeys.KDF, FIXTURE_KDF
+    try:
+        yield
+    finally:
+        userkeys.KDF = real
+
+
+def persona_ready(user: User, password: str) -> None:
+    """After creating a persona: the index key and any wrap owed to them, and their keys in the agent, as if a
+    coordinator had signed in since and they had just signed in themselves."""
+    give_index_key(user)
+    pay_pending()
+    unlock(user, password)
 
 
 def index_keyring() -> Keyring:
