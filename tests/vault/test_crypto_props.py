@@ -103,7 +103,9 @@ def test_any_text_survives_the_field_round_trip(case: tuple[User, Person], text:
         assert stored.text == "" and cell == ""  # empty stays empty: whether a field is filled is visible
     else:
         assert isinstance(stored.text, Sealed) and str(stored.text) != text
-        assert cell.startswith(crypto.TEXT_PREFIX) and text not in cell[len(crypto.TEXT_PREFIX) :]
+        assert cell.startswith(crypto.TEXT_PREFIX)
+        if len(text) >= 8:  # (a shorter text may occur in any base64 by chance)
+            assert text not in cell[len(crypto.TEXT_PREFIX) :]
     # a keyring made afresh from the agent (as a later request would), which opens the case key from its wrap
     assert open_value(keyring_for(coordinator), stored, "text") == text
 
@@ -117,7 +119,7 @@ def test_any_bytes_survive_the_field_round_trip(case: tuple[User, Person], data:
         person.save(update_fields=["photo"])
     stored = _stored(Person, person)
     assert isinstance(stored.photo, Sealed)
-    if len(data) >= 4:
+    if len(data) >= 8:
         assert data not in raw_get(person, "photo")
     assert open_value(keyring_for(coordinator), stored, "photo") == data
 

@@ -36,7 +36,8 @@ class ShredForm(forms.Form):
 
 
 class KillForm(forms.Form):
-    confirm = forms.CharField(label=_("Type %(phrase)s to confirm") % {"phrase": KILL_PHRASE}, max_length=40)
+    # The phrase stays in English in every language: it is typed, not read.
+    confirm = forms.CharField(label=_("Type DESTROY ALL KEYS to confirm"), max_length=40)
 
     def clean_confirm(self) -> str:
         typed = " ".join(self.cleaned_data["confirm"].split()).upper()

@@ -15,7 +15,7 @@ from nacl.public import PrivateKey
 
 from waystation.accounts.models import User
 from waystation.vault import crypto
-from waystation.vault.models import UserKey
+from waystation.vault.models import CaseKeyWrap, IndexKeyWrap, UserKey
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,13 @@ def _wrap(user: User, private: PrivateKey, password: str) -> dict[str, object]:
 
 
 def create(user: User, password: str) -> PrivateKey:
-    """A new key pair for ``user`` (replacing any old one), wrapped by ``password``; returns the private key."""
+    """A new key pair for ``user`` (replacing any old one), wrapped by ``password``; returns the private key.
+
+    The wraps sealed to an old pair open nothing any more: they are deleted, so that ``grants.sync_user`` owes
+    them again (kept, they would make every case of the user fail as tampered, and never be granted again)."""
     private = crypto.new_key_pair()
+    CaseKeyWrap.objects.filter(holder=user).delete()
+    IndexKeyWrap.objects.filter(holder=user).delete()
     UserKey.objects.update_or_create(user=user, defaults=_wrap(user, private, password))
     return private
 
