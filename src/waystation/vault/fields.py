@@ -54,7 +54,7 @@ class CaseRecord(models.Model):
 
     @property
     def vault_case_id(self) -> uuid.UUID:
-        return self.person_id  # type: ignore[attr-defined,no-any-return]
+        return self.person_id  # type: ignore[attr-defined]
 
 
 def _row_id(instance: models.Model) -> str:
@@ -81,10 +81,12 @@ def seal_value(instance: models.Model, field: models.Field, plaintext: bytes, *,
 def open_value(keyring: Any, instance: models.Model, name: str) -> str | bytes:
     """The plaintext of ``instance.name`` with ``keyring`` (``Locked``/``Tampered`` when it cannot be had)."""
     field = instance._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise ValueError(f"{name} is not a field of {instance._meta.label_lower}")
     value = getattr(instance, field.attname)
     if not isinstance(value, Sealed):
         if value in ("", None):
-            return value  # type: ignore[no-any-return]
+            return value
         raise crypto.Tampered("A sensitive field holds a value that is not sealed.")
     key = keyring.case_key(instance.vault_case_id)  # type: ignore[attr-defined]
     plain = crypto.decrypt(key, value.blob, _associated_data(instance, field))
@@ -130,7 +132,7 @@ class SensitiveTextField(_SensitiveMixin, models.TextField):
 
     def value_to_string(self, obj: models.Model) -> str:
         value = self.value_from_object(obj)
-        return self.get_prep_value(value) or ""  # type: ignore[no-any-return]
+        return str(self.get_prep_value(value) or "")
 
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str) and value.startswith(crypto.TEXT_PREFIX):
