@@ -215,6 +215,7 @@ def _index_names(rows: Rows, index_key: bytes) -> None:
     """The name digests of the batch's persons, from their names while these are still plaintext (inserting a
     person seals them)."""
     for person in rows.by_model.get(Person, []):
+        assert isinstance(person, Person)  # noqa: S101 - rows are kept by their model
         names = blind.name_values(
             name_hangul=person.name_hangul,
             name_romanized=person.name_romanized,

@@ -1,4 +1,13 @@
-"""``waystation synth``: deterministic, calibrated on the field reports, consistent, refusing bad input."""
+"""``waystation synth``: deterministic, calibrated on the field reports, consistent, encrypted as the app encrypts,
+refusing bad input.
+
+The staff accounts synth makes get key pairs through ``accounts.services.user_create``: for this module's tests
+the ``_cheap_staff_keys`` fixture wraps them with the fixtures' cheap Argon2id (``testing.vault.FIXTURE_KDF``) and
+hashes their passwords with the fast hasher, as the conftest's ``make_user`` does for the personas; the production
+defaults (t=3, 64 MiB) are untouched. Where a test reads names, accounts with the demo's names ("coordinator",
+"caseworker", "keeper") are made first by :func:`make_account` (``make_user``'s steps), so that synth reuses them
+and their keys are in the agent.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +15,19 @@ import datetime as dt
 import io
 import json
 from collections import Counter
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from waystation import synth
 from waystation.accounts.models import Role, User
+from waystation.accounts.services import user_create
 from waystation.audit.models import AuditEvent
+from waystation.cases.access import visible_persons
 from waystation.cases.choices import ENDED_STATUSES, CaseStatus, Province, Relation
 from waystation.cases.htcds import ExploitationType
 from waystation.cases.models import (
@@ -34,8 +47,41 @@ from waystation.lib.months import this_month
 from waystation.network.models import Country, Leg, Movement, MovementStatus, Station, StationKind
 from waystation.network.selectors import current_station_id, with_place
 from waystation.synth_route import ROLE_ACCOUNTS
+from waystation.testing import vault as test_vault
+from waystation.vault import blind, crypto, setup, userkeys
+from waystation.vault.fields import Sealed, open_value
+from waystation.vault.keyring import Keyring, keyring_for
+from waystation.vault.models import CaseKeyWrap, IndexKeyWrap, NameIndex, UserKey
+from waystation.vault.reveal import reveal
 
 pytestmark = pytest.mark.django_db
+
+NAME_FIELDS = ["name_hangul", "name_romanized", "name_chinese", "aliases"]
+PASSWORD = "lantern-river-morning-42"
+FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
+
+
+@pytest.fixture(autouse=True)
+def _cheap_staff_keys(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Staff accounts made by synth: the fixtures' cheap key wrapping and password hasher (see the docstring)."""
+    monkeypatch.setattr(userkeys, "KDF", test_vault.FIXTURE_KDF)
+    settings.PASSWORD_HASHERS = [FAST_HASHER, *settings.PASSWORD_HASHERS]
+
+
+def make_account(username: str, role: str) -> User:
+    """An account made through the accounts service before synth runs, given the index key, its keys held in the
+    agent as a sign-in would (the conftest's ``make_user``, under a name synth uses)."""
+    test_vault.ensure_vault()
+    user, _password = user_create(actor=None, username=username, role=role, password=PASSWORD)
+    test_vault.give_index_key(user)
+    test_vault.unlock(user, PASSWORD)
+    return user
+
+
+@pytest.fixture
+def coordinator_account() -> User:
+    """The demo's "coordinator", made before synth runs: synth reuses it, and it holds the key of every case."""
+    return make_account("coordinator", Role.COORDINATOR)
 
 
 def _wipe() -> None:
@@ -45,26 +91,74 @@ def _wipe() -> None:
     Station.objects.all().delete()
 
 
-def _names() -> list[tuple[str, str, str]]:
-    return list(Person.objects.order_by("case_code").values_list("case_code", "name_hangul", "name_romanized"))
+def _names(user: User) -> list[tuple[str, ...]]:
+    """Every person's case code and names, decrypted with ``user``'s keys through the one gate that reveals."""
+    persons = list(Person.objects.order_by("case_code"))
+    values = reveal(user=user, items=[(p, NAME_FIELDS) for p in persons], purpose="test")
+    return [(p.case_code, *(str(v[name]) for name in NAME_FIELDS)) for p, v in zip(persons, values, strict=True)]
 
 
 @pytest.fixture
-def generated() -> dict[str, int]:
-    return synth.generate(persons=300, seed=2026)
+def generated(coordinator_account: User) -> dict[str, int]:
+    return synth.generate(persons=300, seed=2026, index_key=test_vault.index_key()).counts
 
 
-def test_same_seed_gives_the_same_data_and_another_seed_other_data() -> None:
-    day = dt.date(2026, 6, 15)
-    synth.generate(persons=150, seed=5, today=day)
-    first, first_names = synth.coded_digest(), _names()
+def test_same_seed_gives_the_same_data_and_another_seed_other_data(coordinator_account: User) -> None:
+    day, key = dt.date(2026, 6, 15), test_vault.index_key()
+    synth.generate(persons=150, seed=5, today=day, index_key=key)
+    first, first_names = synth.coded_digest(), _names(coordinator_account)
+    assert all(romanized for _code, _hangul, romanized, *_rest in first_names)
     _wipe()
-    synth.generate(persons=150, seed=5, today=day)
+    synth.generate(persons=150, seed=5, today=day, index_key=key)
     assert synth.coded_digest() == first
-    assert _names() == first_names
+    assert _names(coordinator_account) == first_names
     _wipe()
-    synth.generate(persons=150, seed=6, today=day)
+    synth.generate(persons=150, seed=6, today=day, index_key=key)
     assert synth.coded_digest() != first
+    assert _names(coordinator_account) != first_names
+
+
+def test_names_are_sealed_in_the_database_and_found_by_the_blind_index(coordinator_account: User) -> None:
+    synth.generate(persons=60, seed=8, index_key=test_vault.index_key())
+    names = _names(coordinator_account)
+    keyring = keyring_for(coordinator_account)
+    for code, hangul, romanized, chinese, aliases in names:
+        person_id = Person.objects.get(case_code=code).pk
+        for name in (hangul, romanized, chinese, *aliases.splitlines()):
+            if name:
+                assert person_id in blind.matching(keyring, name), (code, name)
+        assert person_id in blind.matching(keyring, romanized.upper().replace("-", " "))  # as typed in a search
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name_hangul, name_romanized, narrative FROM cases_person")
+        stored = [value for row in cursor.fetchall() for value in row]
+    filled = [str(value) for value in stored if value]  # a child born in China has no Hangul name: empty stays empty
+    assert len(filled) > len(stored) * 0.9 and all(value.startswith(crypto.TEXT_PREFIX) for value in filled)
+    plain = {name for row in names for name in row[1:3] if name}
+    assert not any(name in value for value in stored for name in plain)
+    if connection.vendor == "sqlite":  # the whole database, every table, as a file copy would hold it
+        dump = "\n".join(connection.connection.iterdump())
+        assert [name for name in plain if name in dump] == []
+    assert NameIndex.objects.count() >= 2 * len(names)
+
+
+def test_every_case_key_is_wrapped_for_the_staff_it_belongs_to_and_the_recovery_key() -> None:
+    keeper, caseworker = make_account("keeper", Role.KEEPER), make_account("caseworker", Role.CASEWORKER)
+    coordinator = make_account("coordinator", Role.COORDINATOR)
+    synth.generate(persons=120, seed=4, index_key=test_vault.index_key())
+    persons = list(Person.objects.all())
+    assert CaseKeyWrap.objects.filter(holder=None).count() == len(persons)
+    recovery = Keyring(None, None)
+    for pid, sealed in CaseKeyWrap.objects.filter(holder=None).values_list("person_id", "sealed"):
+        recovery.adopt_case_key(pid, crypto.unseal(test_vault.recovery_key(), bytes(sealed)))
+    for person in persons:
+        assert str(open_value(recovery, person, "narrative")).startswith("[SYNTHETIC]")
+    assert all(keyring_for(coordinator).has_case_key(p.pk) for p in persons)
+    for user in (caseworker, keeper):  # each reads exactly the cases the access rules show them
+        visible = set(visible_persons(user).values_list("pk", flat=True))
+        assert visible and {p.pk for p in persons if keyring_for(user).has_case_key(p.pk)} == visible
+    staff = User.objects.exclude(username__in=["keeper", "caseworker", "coordinator"])
+    assert staff.exists() and not staff.exclude(pk__in=UserKey.objects.values("user_id")).exists()
+    assert IndexKeyWrap.objects.filter(holder__in=staff).count() == staff.count()
 
 
 def test_calibrated_on_the_field_reports(generated: dict[str, int]) -> None:
@@ -160,10 +254,10 @@ def test_movements_agree_with_status_and_nothing_is_dated_in_the_future(generate
         assert not model.objects.filter(**{f"{column}__gt": now}).exists(), (model.__name__, column)
 
 
-def test_staff_assignments_keepers_and_texts(generated: dict[str, int]) -> None:
+def test_staff_assignments_keepers_and_texts(generated: dict[str, int], coordinator_account: User) -> None:
     for username, role in ROLE_ACCOUNTS:
         user = User.objects.get(username=username)
-        assert user.role == role and not user.has_usable_password()
+        assert user.role == role and UserKey.objects.filter(user=user).exists()
     assert User.objects.filter(username="keeper2", role=Role.KEEPER).exists()
     assert User.objects.filter(username="caseworker2", role=Role.CASEWORKER).exists()
     open_cases = Person.objects.exclude(status__in=ENDED_STATUSES)
@@ -175,32 +269,85 @@ def test_staff_assignments_keepers_and_texts(generated: dict[str, int]) -> None:
     kept = Station.objects.filter(keepers__username="keeper", country=Country.CHINA, kind=StationKind.SAFE_HOUSE)
     assert 1 <= kept.count() <= 2
     assert with_place(Person.objects.filter(status=CaseStatus.SHELTERED)).filter(place_id__in=kept).exists()
-    for person in Person.objects.all():
-        assert person.narrative.startswith("[SYNTHETIC]")
-    assert all(text.startswith("[SYNTHETIC]") for text in CaseNote.objects.values_list("text", flat=True))
+    persons, notes = list(Person.objects.all()), list(CaseNote.objects.all())
+    assert all(isinstance(p.narrative, Sealed) for p in persons)
+    texts = reveal(
+        user=coordinator_account,
+        items=[(p, ["narrative"]) for p in persons] + [(n, ["text"]) for n in notes],
+        purpose="test",
+    )
+    assert len(texts) == len(persons) + len(notes)
+    assert all(str(next(iter(t.values()))).startswith("[SYNTHETIC]") for t in texts)
     event = AuditEvent.objects.get(action="synth.generate")
     assert event.details["persons"] == 300 and event.details["seed"] == 2026
 
 
-def test_existing_accounts_are_reused() -> None:
-    existing = User.objects.create(username="caseworker", role=Role.CASEWORKER)
-    synth.generate(persons=30, seed=1, stations=4)
+def test_existing_accounts_are_reused_and_hold_the_keys_of_their_cases() -> None:
+    existing = make_account("caseworker", Role.CASEWORKER)
+    synth.generate(persons=30, seed=1, stations=4, index_key=test_vault.index_key())
     assert User.objects.filter(username="caseworker").count() == 1
-    assert Assignment.objects.filter(worker=existing).exists()
+    assignment = Assignment.objects.filter(worker=existing, ended_at__isnull=True).select_related("person").first()
+    assert assignment is not None
+    (values,) = reveal(user=existing, items=[(assignment.person, ["name_hangul"])], purpose="test")
+    assert values["name_hangul"]
     assert Station.objects.count() == 4
 
 
-def test_command_prints_json_and_refuses_to_mix_with_existing_persons() -> None:
+def _recovered(shares: list[str]) -> Keyring:
+    """A keyring opened with the recovery shares, as ``waystation vault recover`` opens it: every case key and the
+    index key."""
+    private = setup.combine(shares)
+    keyring = Keyring(None, None)
+    sealed = IndexKeyWrap.objects.get(holder=None).sealed
+    keyring.adopt_index_key(crypto.unseal(private, bytes(sealed)))
+    for pid, wrap in CaseKeyWrap.objects.filter(holder=None).values_list("person_id", "sealed"):
+        keyring.adopt_case_key(pid, crypto.unseal(private, bytes(wrap)))
+    return keyring
+
+
+def test_command_sets_the_vault_up_prints_its_shares_and_refuses_to_mix_with_existing_persons() -> None:
     out, err = io.StringIO(), io.StringIO()
     call_command("synth", "--persons", "40", "--seed", "3", "--json", stdout=out, stderr=err)
     counts = json.loads(out.getvalue())
     assert counts["persons"] == 40 and counts["movements"] == Movement.objects.count()
     assert "100%" in err.getvalue()
+    shares, threshold = counts["recovery_shares"], counts["recovery_threshold"]
+    assert len(shares) == 5 and threshold == 3
     with pytest.raises(CommandError, match="already holds 40 persons"):
         call_command("synth", "--persons", "10", "--seed", "4", stdout=out, stderr=err)
-    call_command("synth", "--persons", "10", "--seed", "3", "--append", stdout=out, stderr=err)
-    assert Person.objects.count() == 50
+    with pytest.raises(CommandError, match="vault is set up already.*index key"):
+        call_command("synth", "--persons", "10", "--seed", "3", "--append", stdout=out, stderr=err)
+    assert Person.objects.count() == 40
+
+    # The printed shares open every case; with the index key they give, the API appends.
+    keyring = _recovered(shares[:threshold])
+    result = synth.generate(persons=10, seed=3, append=True, index_key=keyring.index_key())
+    assert result.vault is None and Person.objects.count() == 50
+    keyring = _recovered(shares[1 : threshold + 1])
+    for person in Person.objects.all():
+        name = open_value(keyring, person, "name_romanized")
+        assert isinstance(name, str) and person.pk in blind.matching(keyring, name)
     assert Station.objects.count() == 8
+
+
+def test_a_run_into_an_empty_installation_sets_the_vault_up() -> None:
+    result = synth.generate(persons=5, seed=2, stations=4)
+    assert result.vault is not None and len(result.vault.shares) == 5
+    assert setup.is_initialised() and result.counts["persons"] == 5
+    assert IndexKeyWrap.objects.filter(holder__isnull=False).count() == User.objects.count()
+
+
+def test_api_refuses_to_append_without_the_index_key() -> None:
+    synth.generate(persons=5, seed=2, stations=4)
+    with pytest.raises(synth.SynthError, match="index key"):
+        synth.generate(persons=5, seed=3, stations=4, append=True)
+    assert Person.objects.count() == 5
+
+
+def test_api_refuses_an_index_key_without_a_vault() -> None:
+    with pytest.raises(synth.SynthError, match="not set up"):
+        synth.generate(persons=5, seed=2, index_key=crypto.new_key())
+    assert not Person.objects.exists() and not setup.is_initialised()
 
 
 @pytest.mark.parametrize(
@@ -225,6 +372,6 @@ def test_api_refuses_bad_arguments() -> None:
 
 
 def test_many_stations_make_a_longer_route() -> None:
-    counts = synth.generate(persons=60, seed=9, stations=50)
+    counts = synth.generate(persons=60, seed=9, stations=50).counts
     assert counts["stations"] == 50 == Station.objects.count()
     assert len({p.place_id for p in with_place(Person.objects.all())}) > 5

@@ -1,9 +1,11 @@
 """``waystation demo`` and ``waystation serve``, run as an operator runs them: as real processes, with a real
-gunicorn on a free port, on SQLite in a throwaway data folder."""
+gunicorn on a free port, on SQLite in a throwaway data folder. What the pages show is checked against the data
+as the demo's printed recovery shares decrypt it."""
 
 from __future__ import annotations
 
 import base64
+import html
 import http.client
 import os
 import re
@@ -14,14 +16,18 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 import pytest
+import shamir_mnemonic
 from django.contrib.auth.hashers import Argon2PasswordHasher
+from nacl.public import PrivateKey
 
+from waystation.vault import crypto
 from waystation.web.management.serving import redact_path
 
 DEMO_USERNAMES = ["keeper", "caseworker", "coordinator", "analyst", "auditor", "admin"]
@@ -67,6 +73,28 @@ def query(home: Path, sql: str, *params: str) -> list[tuple[object, ...]]:
         return db.execute(sql, params).fetchall()
 
 
+def printed_shares(output: str) -> list[str]:
+    """The recovery shares the demo prints, one numbered line each."""
+    return re.findall(r"^\s+\d+\. ([a-z]+(?: [a-z]+){19,})$", output, re.MULTILINE)
+
+
+def recovered_name(home: Path, shares: list[str], case_code: str) -> str:
+    """A person's romanized name, decrypted with the recovery key rebuilt from the printed shares (not by the app)."""
+    recovery = PrivateKey(shamir_mnemonic.combine_mnemonics(shares))
+    ((person_id, stored, sealed),) = query(
+        home,
+        "SELECT p.id, p.name_romanized, w.sealed FROM cases_person p JOIN vault_casekeywrap w ON w.person_id = p.id "
+        "WHERE w.holder_id IS NULL AND p.case_code = ?",
+        case_code,
+    )
+    assert isinstance(sealed, bytes)
+    key = crypto.unseal(recovery, sealed)
+    row = str(uuid.UUID(str(person_id)))
+    ad = crypto.associated_data(table="cases_person", column="name_romanized", row=row, key_version=1)
+    assert str(stored).startswith(crypto.TEXT_PREFIX)
+    return crypto.decrypt(key, base64.b64decode(str(stored)[len(crypto.TEXT_PREFIX) :]), ad).decode()
+
+
 def signs_in(home: Path, username: str, password: str) -> bool:
     rows = query(home, "SELECT password, is_active FROM accounts_user WHERE username = ?", username)
     assert rows, f"no user {username}"
@@ -107,35 +135,30 @@ def test_demo_prints_six_accounts_whose_passwords_sign_in(demo: Demo) -> None:
         assert not signs_in(demo.home, username, password + "x")
     (persons,) = query(demo.home, "SELECT count(*) FROM cases_person")[0]
     assert persons == 300
+    assert len(printed_shares(demo.output)) == 5
+    assert "Recovery shares of this demo installation (fictional" in demo.output
 
 
-def test_demo_run_again_keeps_the_data_and_prints_new_passwords(demo: Demo) -> None:
-    before = query(demo.home, "SELECT count(*) FROM cases_person")[0]
-    users_before = query(demo.home, "SELECT count(*) FROM accounts_user")[0]
+def test_demo_run_again_starts_over_with_new_passwords_and_the_same_authenticators(demo: Demo) -> None:
+    sealed_before = set(query(demo.home, "SELECT name_romanized FROM cases_person"))
     old = printed_accounts(demo.output)
+    old_shares = printed_shares(demo.output)
     result = waystation("demo", "--no-serve", home=demo.home)
     assert result.returncode == 0, result.stdout + result.stderr
     new = printed_accounts(result.stdout)
-    assert "Reusing" in result.stdout
-    assert query(demo.home, "SELECT count(*) FROM cases_person")[0] == before
-    assert query(demo.home, "SELECT count(*) FROM accounts_user")[0] == users_before
+    assert "Deleting the synthetic data of the last run" in result.stdout
+    assert query(demo.home, "SELECT count(*) FROM cases_person")[0] == (300,)
+    assert query(demo.home, "SELECT count(*) FROM vault_recoverykey")[0] == (1,)
+    assert not set(query(demo.home, "SELECT name_romanized FROM cases_person")) & sealed_before, "new data, new keys"
     for username in DEMO_USERNAMES:
         assert new[username][1] != old[username][1]
         assert signs_in(demo.home, username, new[username][1])
         assert not signs_in(demo.home, username, old[username][1])
         assert new[username][2] == old[username][2], "the authenticator secret stays, so the tester's app works"
-    demo.output = result.stdout  # the passwords now in force, for the tests below
-
-
-def test_demo_refuses_a_database_it_did_not_generate(demo: Demo) -> None:
-    (demo.home / "demo-data").rename(demo.home / "demo-data.off")
-    try:
-        result = waystation("demo", "--no-serve", home=demo.home)
-    finally:
-        (demo.home / "demo-data.off").rename(demo.home / "demo-data")
-    assert result.returncode != 0
-    assert "did not generate" in result.stderr
-    assert "password" not in result.stdout.lower()
+    shares = printed_shares(result.stdout)
+    assert len(shares) == 5 and not set(shares) & set(old_shares), "a new installation, a new recovery key"
+    assert "Recovery shares of this demo installation (fictional" in result.stdout
+    demo.output = result.stdout  # the passwords and shares now in force, for the tests below
 
 
 def test_serve_refuses_unapplied_migrations(tmp_path: Path) -> None:
@@ -186,7 +209,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         log_path = tmp_path / f"serve-{port}.log"
         log = log_path.open("wb")
         process = subprocess.Popen(  # noqa: S603 - our own command
-            [sys.executable, "-m", "waystation.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            [sys.executable, "-m", "waystation.cli", "serve", "--bind", f"127.0.0.1:{port}", "--threads", "4"],
             env=waystation_env(home, **extra),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -211,9 +234,9 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         log.close()
 
 
-def sign_in(server: Server, username: str, password: str, secret: str) -> str:
+def sign_in(server: Server, username: str, password: str, secret: str) -> dict[str, str]:
     """Sign in through the two sign-in forms (password, then the authenticator's code) as a browser does; returns
-    where the server sends us."""
+    the headers that carry the session onward."""
     response, page = server.request("GET", "/accounts/login/")
     csrf_cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie") or "")
     csrf_field = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
@@ -248,7 +271,7 @@ def sign_in(server: Server, username: str, password: str, secret: str) -> str:
     location = response.getheader("Location") or ""
     response, _page = server.request("GET", location, headers={"Cookie": f"sessionid={session.group(1)}"})
     assert response.status == 200, f"{username} signed in but {location} answered {response.status}"
-    return location
+    return {"Cookie": f"sessionid={session.group(1)}"}
 
 
 def test_gunicorn_serves_the_login_page_and_every_demo_account_signs_in(
@@ -267,14 +290,37 @@ def test_gunicorn_serves_the_login_page_and_every_demo_account_signs_in(
     assert response.getheader("Referrer-Policy") == "same-origin"
     assert response.getheader("Cache-Control") == "no-store"
 
-    for username, (_role, password, secret) in printed_accounts(demo.output).items():
-        sign_in(server, username, password, secret)
+    assert b"--workers=1" in cmdline and b"--threads=4" in cmdline
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text().split()
+    assert len(children) == 1, "one worker process: the key agent lives in it"
+
+    sessions = {
+        username: sign_in(server, username, password, secret)
+        for username, (_role, password, secret) in printed_accounts(demo.output).items()
+    }
+
+    # A case of the demo's caseworker: the caseworker and the coordinator see the name the data holds, decrypted
+    # with the keys their sign-in opened; the analyst is not told the case exists.
+    ((code,),) = query(
+        demo.home,
+        "SELECT p.case_code FROM cases_person p JOIN cases_assignment a ON a.person_id = p.id "
+        "JOIN accounts_user u ON u.id = a.worker_id WHERE u.username = 'caseworker' AND a.ended_at IS NULL "
+        "ORDER BY p.case_code LIMIT 1",
+    )
+    name = recovered_name(demo.home, printed_shares(demo.output)[1:4], str(code))
+    for username in ("caseworker", "coordinator"):
+        response, page = server.request("GET", f"/cases/{code}/", headers=sessions[username])
+        assert response.status == 200, f"{username}: the case page answered {response.status}"
+        assert html.escape(name) in page, f"{username} does not see the decrypted name"
+    response, page = server.request("GET", f"/cases/{code}/", headers=sessions["analyst"])
+    assert response.status == 404 and html.escape(name) not in page
 
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=30) == 0
     log = server.log.read_text()
     assert "GET /accounts/login/" in log
     assert CASE_CODE not in log and "next=" not in log, "the access log must not hold query strings or case codes"
+    assert f"/cases/{code}/" not in log and "/cases/~/" in log
     assert "password" not in log.lower()
 
 

@@ -2,6 +2,11 @@
 
 The app is always served by gunicorn, never by Django's development server, and gunicorn replaces the calling
 process (``exec``), so that a service manager's signals (TERM to stop, HUP to reload) reach it directly.
+
+Always ONE worker process, with threads: the key agent (``vault.agent``) holds the signed-in users' unwrapped keys
+in that process's memory. A second worker process would have an agent of its own, empty, and sign out every user
+whose request it happened to receive. A worker that is replaced loses its agent, so the worker is not recycled
+(and a reload, HUP, signs everybody out: they sign in again).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from gunicorn.glogging import Logger
 from waystation.lib.redact import redact_path
 
 DEFAULT_BIND = "127.0.0.1:8000"
-DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 8
+MAX_THREADS = 64
 
 # Method, path (never the query string), status, bytes, milliseconds. No referrer and no user agent either:
 # a referrer carries the previous page's query string, and a user agent fingerprints a worker's phone.
@@ -77,20 +83,25 @@ def check_bind(bind: str) -> None:
             ) from exc
 
 
-def gunicorn_argv(*, bind: str, workers: int) -> list[str]:
+def check_threads(threads: int) -> None:
+    if not 1 <= threads <= MAX_THREADS:
+        raise CommandError(f"--threads must be between 1 and {MAX_THREADS} (got {threads}).")
+
+
+def gunicorn_argv(*, bind: str, threads: int) -> list[str]:
     argv = [
         sys.executable,
         "-m",
         "gunicorn",
         "waystation.wsgi:application",
         f"--bind={bind}",
-        f"--workers={workers}",
+        "--workers=1",  # never more: see the module's docstring (the key agent lives in one process)
+        "--worker-class=gthread",
+        f"--threads={threads}",
         "--timeout=60",
         "--graceful-timeout=20",
         "--keep-alive=5",
-        # Recycle workers now and then, so a slow leak cannot grow without bound.
-        "--max-requests=2000",
-        "--max-requests-jitter=200",
+        # No --max-requests: recycling the worker would drop every key in the agent and sign everybody out.
         "--access-logfile=-",
         "--error-logfile=-",
         f"--access-logformat={ACCESS_LOG_FORMAT}",
@@ -102,10 +113,9 @@ def gunicorn_argv(*, bind: str, workers: int) -> list[str]:
     return argv
 
 
-def exec_gunicorn(*, bind: str, workers: int) -> NoReturn:
-    """Check the database and the address, then replace this process with gunicorn."""
-    if workers < 1:
-        raise CommandError("--workers must be at least 1.")
+def exec_gunicorn(*, bind: str, threads: int) -> NoReturn:
+    """Check the database and the address, then replace this process with gunicorn (one process, ``threads``)."""
+    check_threads(threads)
     missing = unapplied_migrations()
     if missing:
         raise CommandError(
@@ -117,5 +127,5 @@ def exec_gunicorn(*, bind: str, workers: int) -> NoReturn:
         connection.close()
     sys.stdout.flush()
     sys.stderr.flush()
-    argv = gunicorn_argv(bind=bind, workers=workers)
+    argv = gunicorn_argv(bind=bind, threads=threads)
     os.execv(argv[0], argv)  # noqa: S606 - our own interpreter, fixed arguments
