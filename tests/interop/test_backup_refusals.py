@@ -20,6 +20,12 @@ from waystation.network.models import Country, Station, StationKind
 from waystation.testing.db import row_counts
 
 
+@pytest.fixture(autouse=True)
+def _own_home(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """This test's own $WAYSTATION_HOME: a restore applies the shred ledger kept there, and other tests shred."""
+    settings.HOME = tmp_path_factory.mktemp("home")
+
+
 @pytest.fixture
 def small_backup(db: None, tmp_path: Path) -> Path:
     """A backup of a station and an audit event; the test database is emptied again before the test goes on."""

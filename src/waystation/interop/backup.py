@@ -15,9 +15,18 @@ installation's content types and permissions by natural key (ids may differ in t
 backed-up table, primary keys included. Sessions, lockout records, content types and permissions are not backed up
 (a fresh installation makes the last two itself).
 
+Sensitive values travel as they are stored: the vault's field types serialise a ciphertext as its "w1:..." token
+(text) or base64 (binary) and read it back unchanged, so the backup never holds plaintext and never needs a key.
+The key tables (users' wrapped key pairs, the case key wraps, the recovery key's public half) are backed up like any
+other: without them a restore would open nothing.
+
 Restore reads and authenticates the whole file, decompresses and parses the payload, and checks its schema against
 the installation before it writes anything; then it loads every row in ONE transaction, resets the PostgreSQL
 sequences and writes a ``backup.restore`` audit event after the restored ones (the chain continues, and verifies).
+In the same transaction it applies the **shred ledger** (``vault.shred.apply_ledger``): the ledger file of this
+``$WAYSTATION_HOME``, the backup's own shred records, and any ledger file given (``--shred-ledger``, a copy of the
+old installation's, for a restore into a new one). A case shredded after the backup was taken therefore comes back
+without keys and with its sensitive columns blank: the backup does not undo a shred.
 
 Production Argon2 parameters are fixed here (``PRODUCTION_KDF``); the tests pass weaker ones through the explicit
 ``kdf=`` / ``kdf_floor=`` arguments of the functions below, never through the command line.
@@ -66,9 +75,9 @@ MIN_PASSPHRASE = 12
 MAX_PAYLOAD = 2**31 - 1 - TAG_BYTES  # one AES-GCM call of the cryptography package
 
 # Models whose rows are not backed up. Content types and permissions are made by ``migrate`` in every installation
-# (references to them are carried by natural key); sessions and lockout records are transient by design. A table
-# that must be kept apart from bulk backups (e.g. key wraps, so that a crypto-shred also holds for old backups) is
-# added here.
+# (references to them are carried by natural key); sessions and lockout records are transient by design. The vault's
+# tables are NOT excluded: the key wraps are the only way to the data (a restore without them opens nothing), and a
+# shred holds for old backups because every restore applies the shred ledger, not because the wraps are left out.
 EXCLUDED_APPS = frozenset({"contenttypes", "sessions", "axes", "admin"})
 EXCLUDED_MODELS = frozenset({"auth.permission"})
 
@@ -304,9 +313,11 @@ class Summary:
     bytes: int
     counts: dict[str, int]
     seconds: float = 0.0
+    shredded: int | None = None  # a restore: cases of the backup that the shred ledger shredded again
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "bytes": self.bytes, "counts": self.counts, "seconds": round(self.seconds, 3)}
+        found = {"path": self.path, "bytes": self.bytes, "counts": self.counts, "seconds": round(self.seconds, 3)}
+        return found if self.shredded is None else found | {"shredded": self.shredded}
 
 
 def snapshot_payload() -> tuple[bytes, dict[str, int]]:
@@ -529,14 +540,42 @@ def _insert_rows(model: type[models.Model], objs: list[models.Model]) -> None:
             cursor.executemany(sql, params)
 
 
-def restore_backup(path: str | os.PathLike[str], passphrase: str, *, kdf_floor: KdfParams = PRODUCTION_KDF) -> Summary:
-    """Restore a backup into this (empty) installation; all or nothing."""
+def read_shred_ledgers(paths: Iterable[str | os.PathLike[str]]) -> dict[uuid.UUID, dt.datetime]:
+    """The entries of the ledger files given, checked (and this installation's own ledger file checked too): a
+    damaged or missing ledger is named before anything is restored."""
+    from waystation.vault import shred
+    from waystation.vault.crypto import VaultError
+
+    found: dict[uuid.UUID, dt.datetime] = {}
+    try:
+        for path in paths:
+            if not Path(path).is_file():
+                raise BackupError(f"There is no shred ledger {path}; nothing was restored.")
+            found.update(shred.read_ledger(Path(path)))
+        shred.read_ledger()
+    except VaultError as exc:
+        raise BackupError(f"{exc} Nothing was restored.") from exc
+    return found
+
+
+def restore_backup(
+    path: str | os.PathLike[str],
+    passphrase: str,
+    *,
+    kdf_floor: KdfParams = PRODUCTION_KDF,
+    shred_ledgers: Iterable[str | os.PathLike[str]] = (),
+) -> Summary:
+    """Restore a backup into this (empty) installation, then apply the shred ledger (this home's file, the backup's
+    shred records, and ``shred_ledgers``); all or nothing."""
     from waystation.audit.services import audit_record
+    from waystation.vault.crypto import VaultError
+    from waystation.vault.shred import apply_ledger
 
     check_migrated()
     data = read_backup_file(path)
     read_header(data, kdf_floor=kdf_floor)  # a damaged header is named before the slow key derivation
     check_empty()
+    extra_shreds = read_shred_ledgers(shred_ledgers)
     payload = parse_payload(unseal(data, passphrase, kdf_floor=kdf_floor))
     check_schema(payload)
     tables = _deserialize(payload)
@@ -551,9 +590,10 @@ def restore_backup(path: str | os.PathLike[str], passphrase: str, *, kdf_floor: 
             _reset_sequences(model for model, _objs in tables)
             db.check_constraints(table_names=[model._meta.db_table for model, _objs in tables])
             audit_record(actor=None, action="backup.restore", details={"format": FORMAT_VERSION})
-    except DatabaseError as exc:
+            shredded = apply_ledger(actor=None, extra=extra_shreds.items())
+    except (DatabaseError, VaultError) as exc:
         raise BackupError(f"The restore failed and was undone, nothing was written: {exc}") from exc
-    return Summary(path=str(path), bytes=len(data), counts=dict(counts))
+    return Summary(path=str(path), bytes=len(data), counts=dict(counts), shredded=shredded)
 
 
 def _reset_sequences(models_: Iterable[type[models.Model]]) -> None:

@@ -45,14 +45,14 @@ def _blank_ciphertexts(person_ids: list[uuid.UUID]) -> int:
 
     rows = 0
     for model in apps.get_models():
-        names = [f.name for f in model._meta.concrete_fields if is_sensitive(f)]
-        if not names:
+        fields = [f for f in model._meta.concrete_fields if is_sensitive(f)]
+        if not fields:
             continue
-        blank = {name: (None if model._meta.get_field(name).null else "") for name in names}
+        blank = {f.name: (None if f.null else "") for f in fields}
         if model is Person:
-            rows += model.objects.filter(pk__in=person_ids).update(**blank)
+            rows += model._base_manager.filter(pk__in=person_ids).update(**blank)
         elif any(f.name == "person" for f in model._meta.concrete_fields):
-            rows += model.objects.filter(person_id__in=person_ids).update(**blank)  # type: ignore[attr-defined]
+            rows += model._base_manager.filter(person_id__in=person_ids).update(**blank)
     return rows
 
 
