@@ -65,6 +65,7 @@ from waystation.cases.services import consent_record, person_register, person_se
 from waystation.network import services as network_services
 from waystation.network.models import Country, Station, StationKind
 from waystation.testing import vault as test_vault
+from waystation.vault import shred
 from waystation.vault.agent import AGENT, handle_for
 
 PASSWORD = "lantern-river-morning-42"
@@ -187,9 +188,12 @@ def persona_password() -> str:
 
 @pytest.fixture(autouse=True)
 def _empty_key_agent() -> Iterator[None]:
-    """Keys held in memory do not outlive the test (its database is rolled back; the agent would not be)."""
+    """Keys held in memory do not outlive the test (its database is rolled back; the agent would not be), nor do
+    the shred and kill ledgers in the data folder (files, which no rollback removes)."""
     yield
     AGENT.drop_all()
+    for path in (shred.ledger_path(), shred.kill_ledger_path()):
+        path.unlink(missing_ok=True)
 
 
 def make_user(username: str, role: str, *, active: bool = True) -> User:

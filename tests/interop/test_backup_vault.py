@@ -246,3 +246,40 @@ def test_a_damaged_ledger_in_the_installation_refuses_the_restore(tmp_path: Path
     with pytest.raises(BackupError, match="not a shred ledger"):
         restore_backup(out, PASSPHRASE, kdf_floor=FAST)
     assert not any(row_counts().values())
+
+
+def test_a_backup_older_than_the_kill_switch_does_not_bring_the_keys_back(
+    world: Any, tmp_path: Path, passphrase_file: str
+) -> None:
+    coordinator = world.coordinator
+    out = tmp_path / "before-the-kill.wsb"
+    create_backup(out, PASSPHRASE)
+    call_command("vault", "kill", "--yes", stdout=StringIO())
+
+    empty_installation()  # the same $WAYSTATION_HOME: its kill ledger stays
+    restore(out, passphrase_file)
+
+    assert not CaseKeyWrap.objects.filter(holder__isnull=False).exists()  # the users' keys were not brought back
+    assert CaseKeyWrap.objects.filter(holder__isnull=True).count() == Person.objects.count()  # recovery stays
+    assert AuditEvent.objects.order_by("-seq").values_list("action", flat=True).first() == "vault.kill_switch_reapplied"
+    sign_in_again(coordinator)
+    assert readable(coordinator)[("cases.person", str(world.person_at_a.pk))] == LOCKED
+    audit_verifies()
+
+
+def test_a_backup_taken_after_the_kill_and_the_recovery_keeps_the_recovered_keys(
+    world: Any, tmp_path: Path, passphrase_file: str
+) -> None:
+    call_command("vault", "kill", "--yes", stdout=StringIO())
+    shares = tmp_path / "shares"
+    shares.write_text("\n".join(test_vault.recovery_shares()[: test_vault.THRESHOLD]) + "\n")
+    call_command("vault", "recover", "--shares-file", str(shares), stdout=StringIO())
+    out = tmp_path / "after-the-recovery.wsb"
+    create_backup(out, PASSPHRASE)
+
+    empty_installation()
+    restore(out, passphrase_file)
+
+    assert CaseKeyWrap.objects.filter(holder=world.coordinator).count() == Person.objects.count()
+    sign_in_again(world.coordinator)
+    assert readable(world.coordinator)[("cases.person", str(world.person_at_a.pk))] != LOCKED

@@ -569,7 +569,7 @@ def restore_backup(
     shred records, and ``shred_ledgers``); all or nothing."""
     from waystation.audit.services import audit_record
     from waystation.vault.crypto import VaultError
-    from waystation.vault.shred import apply_ledger
+    from waystation.vault.shred import apply_kills, apply_ledger
 
     check_migrated()
     data = read_backup_file(path)
@@ -591,6 +591,7 @@ def restore_backup(
             db.check_constraints(table_names=[model._meta.db_table for model, _objs in tables])
             audit_record(actor=None, action="backup.restore", details={"format": FORMAT_VERSION})
             shredded = apply_ledger(actor=None, extra=extra_shreds.items())
+            apply_kills(actor=None)  # a backup older than the last kill switch does not bring the users' keys back
     except (DatabaseError, VaultError) as exc:
         raise BackupError(f"The restore failed and was undone, nothing was written: {exc}") from exc
     return Summary(path=str(path), bytes=len(data), counts=dict(counts), shredded=shredded)

@@ -33,6 +33,7 @@ from waystation.vault.fields import is_sensitive
 from waystation.vault.models import CaseKeyWrap, IndexKeyWrap, NameIndex, PendingGrant, ShredRecord
 
 LEDGER_NAME = "shred-ledger"
+KILL_LEDGER_NAME = "kill-ledger"  # the times the kill switch was pulled, for restores of older backups
 
 
 def ledger_path() -> Path:
@@ -132,6 +133,51 @@ def apply_ledger(*, actor: User | None, extra: Iterable[tuple[uuid.UUID, dt.date
     return len(present)
 
 
+def kill_ledger_path() -> Path:
+    return Path(settings.HOME) / KILL_LEDGER_NAME
+
+
+def read_kills() -> list[dt.datetime]:
+    path = kill_ledger_path()
+    if not path.exists():
+        return []
+    kills = []
+    for number, line in enumerate(path.read_text(encoding="ascii").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            when = dt.datetime.fromisoformat(line.strip())
+        except ValueError as exc:
+            raise VaultError(f"The kill ledger {path} is damaged at line {number}: expected a time.") from exc
+        kills.append(when if when.tzinfo else when.replace(tzinfo=dt.UTC))
+    return kills
+
+
+def apply_kills(*, actor: User | None) -> bool:
+    """After a restore: when the kill switch was pulled in this installation after the restored data was written
+    (its audit trail shows neither that kill nor a recovery since), pull it again. True when it did."""
+    from waystation.audit.models import AuditEvent
+
+    kills = read_kills()
+    if not kills:
+        return False
+    last_kill = max(kills)
+    seen = (
+        AuditEvent.objects.filter(action__in=("vault.kill_switch", "vault.recover"))
+        .order_by("-at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    if seen is not None and seen >= last_kill:
+        return False
+    with transaction.atomic():
+        CaseKeyWrap.objects.filter(holder__isnull=False).delete()
+        IndexKeyWrap.objects.filter(holder__isnull=False).delete()
+        PendingGrant.objects.all().delete()
+        audit_record(actor=actor, action="vault.kill_switch_reapplied")
+    return True
+
+
 def is_shredded(person_id: uuid.UUID) -> bool:
     return ShredRecord.objects.filter(person_id=person_id).exists()
 
@@ -145,7 +191,13 @@ def kill_switch(*, actor: User | None) -> dict[str, int]:
         cases, _ = CaseKeyWrap.objects.filter(holder__isnull=False).delete()
         index, _ = IndexKeyWrap.objects.filter(holder__isnull=False).delete()
         PendingGrant.objects.all().delete()
-        audit_record(actor=actor, action="vault.kill_switch", details={"case_wraps": cases, "index_wraps": index})
+        event = audit_record(
+            actor=actor, action="vault.kill_switch", details={"case_wraps": cases, "index_wraps": index}
+        )
+    path = kill_ledger_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with path.open("a", encoding="ascii") as ledger:
+        ledger.write(f"{event.at.isoformat()}\n")
     dropped = AGENT.drop_all()
     sessions = sessions_end_all(actor=actor)
     return {"case_wraps": cases, "index_wraps": index, "keys_dropped": dropped, "sessions": sessions}
