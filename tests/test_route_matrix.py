@@ -56,6 +56,14 @@ GET: dict[str, tuple[Any, ...]] = {
     "accounts:user_reset_2fa":      (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "accounts:sign_out_everywhere": (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "accounts:end_all_sessions":    (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    # Passkeys: every signed-in user's own (the page and its two POST actions need re-authentication).
+    "passkeys:list":                (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
+    "passkeys:add":                 (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "passkeys:remove":              (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    # One's own password and duress password: every signed-in user. Clearing a duress flag: coordinator, administrator.
+    "accounts:password_change":     (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
+    "accounts:duress_password":     (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
+    "accounts:duress_clear":        (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     # Every role has a dashboard; the audit trail is the auditor's alone.
     "web:dashboard":                (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
     "audit:events":                 (DENIED,    DENIED,    DENIED,    DENIED,    OK,        DENIED,    LOGIN, LOGIN),
@@ -135,6 +143,10 @@ POST: dict[str, tuple[Any, ...]] = {
     "accounts:end_all_sessions":    (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    FOUND,     LOGIN, LOGIN),
     "accounts:backup_codes_new":    (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
     "accounts:user_reset_2fa":      (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    FOUND,     LOGIN, LOGIN),
+    # An empty form: the page again with its error. No passkey id: none of the user's own.
+    "passkeys:add":                 (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
+    "passkeys:remove":              (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "accounts:duress_clear":        (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    FOUND,     LOGIN, LOGIN),
     "cases:goal_status":            (DENIED,    FOUND,     FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:referral_status":        (DENIED,    FOUND,     FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:referral_status [hidden]": (GONE,    GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
@@ -161,6 +173,9 @@ POST_BODIES: dict[str, dict[str, str]] = {
     "accounts:end_all_sessions": {},
     "accounts:backup_codes_new": {},
     "accounts:user_reset_2fa": {},
+    "passkeys:add": {},
+    "passkeys:remove": {},
+    "accounts:duress_clear": {},
     "cases:goal_status": {"status": "achieved"},
     "cases:referral_status": {"status": "accepted"},
     "cases:task_done": {},

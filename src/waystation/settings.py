@@ -115,7 +115,12 @@ MIDDLEWARE = [
 ]
 
 # Axes first: a locked account is refused before its password is even checked.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# The duress backend before Django's: every sign-in checks the duress hash and the real one (accounts/duress.py).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "waystation.accounts.duress.DuressBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 ROOT_URLCONF = "waystation.urls"
 WSGI_APPLICATION = "waystation.wsgi.application"
@@ -261,5 +266,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_case_codes"]}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     # Axes warns at every failed sign-in; those are audit events already (accounts/signals.py).
-    "loggers": {"axes": {"level": "ERROR"}},
+    # Django logs a failed template lookup at DEBUG with the whole context object; a page's context holds revealed
+    # values, so that logger never goes below INFO, whatever the root level.
+    "loggers": {"axes": {"level": "ERROR"}, "django.template": {"level": "INFO"}},
 }

@@ -22,6 +22,13 @@ class User(AbstractUser):
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
     # first_name, last_name and email are not used: nothing identifying about workers is stored.
 
+    # The optional duress password (accounts.duress): a Django password hash, never the password; "" when none.
+    duress_password = models.CharField(_("duress password"), max_length=128, blank=True, default="")
+    # Set by a sign-in with the duress password: the user's keys are destroyed and they see no case until a
+    # coordinator or administrator clears it (and an administrator resets their password: new keys).
+    under_duress = models.BooleanField(_("signed in under duress"), default=False)
+    duress_at = models.DateTimeField(_("signed in under duress at"), null=True, blank=True)
+
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")

@@ -31,7 +31,6 @@ from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib.auth import logout
-from django.contrib.auth.hashers import check_password
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
@@ -43,7 +42,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_otp.plugins.otp_static.models import StaticDevice
 
-from waystation.accounts import second_factor
+from waystation.accounts import duress, second_factor
 from waystation.accounts.forms import ReauthForm
 from waystation.accounts.lockout import is_locked, second_factor_failed, username_key
 from waystation.accounts.sessions import mark_reauthenticated, reauthenticated_at
@@ -123,8 +122,8 @@ def confirm(request: AuthedHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         device = None
         # hashers.check_password, not user.check_password: no hash upgrade here, which would change the session's
-        # auth hash and sign this session out.
-        if check_password(form.cleaned_data["password"], user.password):
+        # auth hash and sign this session out. Inside a duress session the duress password counts (accounts.duress).
+        if duress.proves_identity(user, form.cleaned_data["password"]):
             device = second_factor.match_device(user, form.cleaned_data["token"])
             reason = "code"
         else:

@@ -1,4 +1,5 @@
-"""The second factor (django-otp): a TOTP authenticator app, and single-use backup codes.
+"""The second factor (django-otp): a TOTP authenticator app, and single-use backup codes; passkeys beside them where
+the browser offers WebAuthn (accounts.passkeys), never instead of them.
 
 Every role signs in with a second factor: the four roles that see records must (DESIGN.md, protection model point 6),
 and the analyst and the administrator do too, because an administrator's account can create users and unlock
@@ -25,6 +26,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from waystation.accounts.models import User
 from waystation.audit.services import audit_record
@@ -117,10 +119,12 @@ def confirm_enrolment(*, user: User, device: TOTPDevice) -> list[str]:
 
 
 def reset_second_factor(*, actor: User, user: User) -> None:
-    """An administrator removes a user's devices (a lost phone): the user enrols again at the next sign-in."""
+    """An administrator removes a user's devices, passkeys included (a lost phone): the user enrols again at the
+    next sign-in."""
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
+        WebAuthnCredential.objects.filter(user=user).delete()
         audit_record(actor=actor, action="user.second_factor_reset", target=user)
 
 

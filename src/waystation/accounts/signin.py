@@ -21,9 +21,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.middleware import is_verified
+from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice
 
-from waystation.accounts import second_factor
+from waystation.accounts import duress, passkeys, second_factor
 from waystation.accounts.forms import EnrolForm, TokenForm
 from waystation.accounts.lockout import is_locked, second_factor_failed, username_key
 from waystation.accounts.sessions import mark_reauthenticated
@@ -43,8 +44,12 @@ class SignInView(LoginView):
     redirect_authenticated_user = True
 
     def form_valid(self, form: Any) -> HttpResponse:
+        user, password = form.get_user(), form.cleaned_data["password"]
+        decoy = duress.prepare_sign_in(self.request, user, password)  # the duress password: keys destroyed, silently
         response = super().form_valid(form)  # signs in (a new session key), then the vault opens the user's keys
-        if not open_keys(self.request, form.get_user(), form.cleaned_data["password"]):
+        if decoy is not None:
+            duress.hold_keys(self.request, user, decoy)
+        elif not open_keys(self.request, user, password):
             logout(self.request)
             form.add_error(None, _("Your keys could not be opened. Ask a coordinator for help."))
             return self.form_invalid(form)
@@ -86,12 +91,21 @@ def _failed(request: AuthedHttpRequest) -> HttpResponse | None:
     return None
 
 
-@sensitive_post_parameters("token")
+def _second_factor_passed(request: AuthedHttpRequest, device: Device, method: str, next_url: str) -> HttpResponse:
+    request.session.pop(passkeys.AUTHENTICATE_STATE, None)
+    otp_login(request, device)
+    _passed(request)
+    audit_record(actor=request.user, action="auth.second_factor", target=request.user, details={"method": method})
+    return redirect(next_url)
+
+
+@sensitive_post_parameters("token", "credential")
 @never_cache
 @csrf_protect
 @require_http_methods(["GET", "POST"])
 def two_factor(request: AuthedHttpRequest) -> HttpResponse:
-    """The second step: a 6-digit code from the authenticator app, or a backup code."""
+    """The second step: a 6-digit code from the authenticator app, a backup code, or one of the user's passkeys
+    (posted as ``credential`` by web/static/web/passkeys.js, where the browser offers WebAuthn)."""
     next_url = _next(request)
     user = request.user
     if is_verified(user):
@@ -101,20 +115,32 @@ def two_factor(request: AuthedHttpRequest) -> HttpResponse:
     if is_locked(request, user.username):
         logout(request)
         return redirect("accounts:login")
-    form = TokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    passkey_error = ""
+    form = TokenForm(request.POST if request.method == "POST" and "credential" not in request.POST else None)
+    if request.method == "POST" and "credential" in request.POST:
+        passkey = passkeys.verify_assertion(request, user, request.POST["credential"][: passkeys.CREDENTIAL_MAX])
+        if passkey is not None:
+            return _second_factor_passed(request, passkey, "passkey", next_url)
+        locked_out = _failed(request)
+        if locked_out is not None:
+            return locked_out
+        passkey_error = _("The passkey was not accepted. Try again, or use a code.")
+    elif request.method == "POST" and form.is_valid():
         device = second_factor.match_device(user, form.cleaned_data["token"])
         if device is not None:
-            otp_login(request, device)
-            _passed(request)
             method = "backup_code" if isinstance(device, StaticDevice) else "totp"
-            audit_record(actor=user, action="auth.second_factor", target=user, details={"method": method})
-            return redirect(next_url)
+            return _second_factor_passed(request, device, method, next_url)
         locked_out = _failed(request)
         if locked_out is not None:
             return locked_out
         form.add_error("token", _("The code is not right. Wait for a new code in your app and try again."))
-    return render(request, "accounts/two_factor.html", {"form": form, "next": next_url})
+    context = {
+        "form": form,
+        "next": next_url,
+        "passkey_options": passkeys.authentication_options(request, user) if passkeys.has_passkey(user) else None,
+        "passkey_error": passkey_error,
+    }
+    return render(request, "accounts/two_factor.html", context)
 
 
 @sensitive_post_parameters("token")

@@ -66,7 +66,7 @@ def visible_persons(user: User) -> QuerySet[Person]:
     # The photo stays in the database until revealed; pages only need to know whether there is one.
     has_photo = Case(When(photo__isnull=False, then=Value(True)), default=Value(False), output_field=BooleanField())
     persons = with_place(Person.objects.defer("photo").annotate(has_photo=has_photo))
-    if not user.is_active:
+    if not user.is_active or user.under_duress:  # a duress sign-in shows an empty caseload (accounts.duress)
         return persons.none()
     if user.role == Role.COORDINATOR:
         return persons

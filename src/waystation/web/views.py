@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
+from waystation.accounts.duress import duress_alerts
 from waystation.accounts.models import Role
 from waystation.cases.access import visible_persons
 from waystation.cases.choices import ENDED_STATUSES, CaseStatus
@@ -32,7 +33,7 @@ from waystation.web.types import AuthedHttpRequest
 @require_safe
 def dashboard(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
-    context: dict[str, Any] = {"role": user.role}
+    context: dict[str, Any] = {"role": user.role, "duress_alerts": list(duress_alerts(user))}
     if user.role in (Role.KEEPER, Role.CASEWORKER, Role.COORDINATOR):
         persons = visible_persons(user)
         stations = visible_stations(user)
@@ -43,9 +44,9 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
         context["today"] = timezone.localdate()
     if user.role == Role.KEEPER:
         context["stations"] = stations_with_occupancy(stations)
-        here = present_persons().filter(place_id__in=stations.values("id"))
+        here = present_persons().filter(place_id__in=stations.values("id"), id__in=persons.values("id"))
         context["present"] = here.order_by("case_code")[:100]
-        context["incoming"] = open_movements_to(stations)[:50]
+        context["incoming"] = open_movements_to(stations).filter(person__in=persons.values("id"))[:50]
     elif user.role == Role.CASEWORKER:
         context["cases"] = persons.exclude(status__in=ENDED_STATUSES).order_by("case_code")[:100]
     elif user.role == Role.COORDINATOR:
@@ -59,8 +60,9 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
         assigned = Assignment.objects.filter(ended_at__isnull=True).values("person_id")
         context["unassigned"] = persons.exclude(status__in=ENDED_STATUSES).exclude(id__in=assigned).count()
         compromised = [s.pk for s in context["compromised"]]
-        context["at_risk"] = present_persons().filter(place_id__in=compromised)
-        context["heading_to_risk"] = open_movements_to(Station.objects.filter(pk__in=compromised))
+        context["at_risk"] = present_persons().filter(place_id__in=compromised, id__in=persons.values("id"))
+        at_risk_stations = Station.objects.filter(pk__in=compromised)
+        context["heading_to_risk"] = open_movements_to(at_risk_stations).filter(person__in=persons.values("id"))
     elif user.role == Role.ANALYST:
         context["figures"] = suppressed_counts()
     return render(request, "web/dashboard.html", context)
