@@ -54,6 +54,7 @@ GET: dict[str, tuple[Any, ...]] = {
     "accounts:reauth":              (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
     "accounts:backup_codes_new":    (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "accounts:user_reset_2fa":      (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "accounts:user_reset_password": (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "accounts:sign_out_everywhere": (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "accounts:end_all_sessions":    (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     # Passkeys: every signed-in user's own (the page and its two POST actions need re-authentication).
@@ -143,6 +144,7 @@ POST: dict[str, tuple[Any, ...]] = {
     "accounts:end_all_sessions":    (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    FOUND,     LOGIN, LOGIN),
     "accounts:backup_codes_new":    (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
     "accounts:user_reset_2fa":      (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    FOUND,     LOGIN, LOGIN),
+    "accounts:user_reset_password": (DENIED,    DENIED,    DENIED,    DENIED,    DENIED,    OK,        LOGIN, LOGIN),
     # An empty form: the page again with its error. No passkey id: none of the user's own.
     "passkeys:add":                 (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
     "passkeys:remove":              (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
@@ -173,6 +175,7 @@ POST_BODIES: dict[str, dict[str, str]] = {
     "accounts:end_all_sessions": {},
     "accounts:backup_codes_new": {},
     "accounts:user_reset_2fa": {},
+    "accounts:user_reset_password": {},
     "passkeys:add": {},
     "passkeys:remove": {},
     "accounts:duress_clear": {},

@@ -3,6 +3,8 @@ record they could read stays readable; the old password no longer signs in."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from waystation.accounts import duress
 from waystation.accounts.models import User
 from waystation.audit.models import AuditEvent
 from waystation.cases.models import Person
-from waystation.vault.models import UserKey
+from waystation.vault.models import CaseKeyWrap, PendingGrant, UserKey
 
 PAGE = "/accounts/security/password/"
 NEW = "copper-meadow-tundra-58"
@@ -107,3 +109,24 @@ def test_the_change_needs_the_csrf_token(caseworker: User, client_for: Any, pers
     assert response.status_code == 403
     caseworker.refresh_from_db()
     assert caseworker.check_password(persona_password)
+
+
+def test_an_administrator_gives_a_new_password_and_the_user_gets_new_keys(
+    world: Any, client_for: Callable[..., Any], sign_in_fully: Callable[..., Any]
+) -> None:
+    """A forgotten password: the administrator's reset shows a one-time password; the user signs in with it, and
+    once a coordinator has acted their cases open again with their new key pair."""
+    caseworker = world.caseworker
+    admin = client_for(world.personas["administrator"])
+    page = admin.submit(f"/accounts/users/{caseworker.pk}/reset-password/")
+    assert page.status_code == 200
+    password = re.search(r'<code class="sensitive">([^<]+)</code>', page.content.decode()).group(1)  # type: ignore[union-attr]
+    assert not CaseKeyWrap.objects.filter(holder=caseworker).exists()  # sealed to the old pair: gone, owed again
+    assert PendingGrant.objects.filter(user=caseworker).exists()
+
+    client = client_for(None)
+    sign_in_fully(client, caseworker.username, password)  # a coordinator's sign-in or action pays what is owed
+    sign_in_fully(client_for(None), world.coordinator.username)
+    case_page = client.get(f"/cases/{world.person_at_a.case_code}/").content.decode()
+    assert "Gasang Hana" in case_page
+    assert AuditEvent.objects.filter(action="user.password_set", target_id=str(caseworker.pk)).exists()

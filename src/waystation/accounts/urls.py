@@ -20,6 +20,7 @@ urlpatterns = [
     path("users/new/", views.user_create, name="user_create"),
     path("users/<int:user_id>/active/", views.user_set_active, name="user_set_active"),
     path("users/<int:user_id>/unlock/", views.user_unlock, name="user_unlock"),
+    path("users/<int:user_id>/reset-password/", views.user_reset_password, name="user_reset_password"),
     path("users/<int:user_id>/reset-second-factor/", views.user_reset_second_factor, name="user_reset_2fa"),
     path("users/<int:user_id>/duress-clear/", views.duress_clear, name="duress_clear"),
 ]

@@ -86,6 +86,18 @@ def backup_codes_new(request: AuthedHttpRequest) -> HttpResponse:
 
 @require_POST
 @require_recent_auth(back="accounts:users")
+def user_reset_password(request: AuthedHttpRequest, user_id: int) -> HttpResponse:
+    """A new one-time password for someone who forgot theirs (or after a duress sign-in). Their old key pair opens
+    only with the old password, so they get a new one and are owed their keys again (vault.grants)."""
+    user = managed_user_for(request.user, user_id)
+    password = services.user_set_password(actor=request.user, user=user)
+    sessions.sessions_end_for_user(actor=request.user, user=user)
+    context = {"new_user": user, "password": password, "reset": True}
+    return render(request, "accounts/user_created.html", context)
+
+
+@require_POST
+@require_recent_auth(back="accounts:users")
 def user_reset_second_factor(request: AuthedHttpRequest, user_id: int) -> HttpResponse:
     user = managed_user_for(request.user, user_id)
     second_factor.reset_second_factor(actor=request.user, user=user)
