@@ -52,19 +52,24 @@
     });
     return navigator.credentials.create({ publicKey: publicKey }).then(function (credential) {
       var response = credential.response;
-      return {
-        id: credential.id,
-        rawId: text(credential.rawId),
-        type: credential.type,
-        authenticatorAttachment: credential.authenticatorAttachment || undefined,
-        clientExtensionResults: credential.getClientExtensionResults(),
-        response: {
-          clientDataJSON: text(response.clientDataJSON),
-          attestationObject: text(response.attestationObject),
-          transports: response.getTransports ? response.getTransports() : []
-        }
-      };
+      return answer(credential, {
+        clientDataJSON: text(response.clientDataJSON),
+        attestationObject: text(response.attestationObject),
+        transports: response.getTransports ? response.getTransports() : []
+      });
     });
+  }
+
+  // What the server reads of a credential: the same envelope for both ceremonies, each with its own response.
+  function answer(credential, response) {
+    return {
+      id: credential.id,
+      rawId: text(credential.rawId),
+      type: credential.type,
+      authenticatorAttachment: credential.authenticatorAttachment || undefined,
+      clientExtensionResults: credential.getClientExtensionResults(),
+      response: response
+    };
   }
 
   function get() {
@@ -74,19 +79,12 @@
     });
     return navigator.credentials.get({ publicKey: publicKey }).then(function (credential) {
       var response = credential.response;
-      return {
-        id: credential.id,
-        rawId: text(credential.rawId),
-        type: credential.type,
-        authenticatorAttachment: credential.authenticatorAttachment || undefined,
-        clientExtensionResults: credential.getClientExtensionResults(),
-        response: {
-          clientDataJSON: text(response.clientDataJSON),
-          authenticatorData: text(response.authenticatorData),
-          signature: text(response.signature),
-          userHandle: response.userHandle ? text(response.userHandle) : null
-        }
-      };
+      return answer(credential, {
+        clientDataJSON: text(response.clientDataJSON),
+        authenticatorData: text(response.authenticatorData),
+        signature: text(response.signature),
+        userHandle: response.userHandle ? text(response.userHandle) : null
+      });
     });
   }
 
