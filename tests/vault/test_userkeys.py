@@ -12,6 +12,7 @@ from vault_helpers import flip_bit
 
 from waystation.accounts.models import Role, User
 from waystation.accounts.services import user_create
+from waystation.audit.models import AuditEvent
 from waystation.cases.models import Person
 from waystation.vault import crypto, userkeys
 from waystation.vault.agent import AGENT
@@ -154,3 +155,21 @@ def test_a_public_key_substituted_in_the_database_receives_no_wrap(
     assert sealed is not None, "the coordinator is entitled to the new case"
     with pytest.raises(crypto.Tampered):
         crypto.unseal(intruder, bytes(sealed))  # the intruder's private key must not open the coordinator's wrap
+
+
+def test_a_sign_in_with_damaged_key_material_is_refused_clearly_and_changes_nothing(
+    world: SimpleNamespace, client_for: Any
+) -> None:
+    """Corrupted key material: the right password and a damaged wrapped private key. The sign-in is refused with a
+    plain message, no session is left signed in, the failure is audited and the stored bytes stay as they were."""
+    key = UserKey.objects.get(user=world.coordinator)
+    damaged = flip_bit(bytes(key.wrapped_private), 77)
+    UserKey.objects.filter(pk=key.pk).update(wrapped_private=damaged)
+    client = client_for(None)
+    client.get("/accounts/login/")
+    page = client.submit("/accounts/login/", {"username": world.coordinator.username, "password": PASSWORD})
+    assert page.status_code == 200
+    assert "Your keys could not be opened. Ask a coordinator for help." in page.content.decode()
+    assert client.get("/cases/")["Location"].startswith("/accounts/login/")  # not signed in
+    assert bytes(UserKey.objects.get(pk=key.pk).wrapped_private) == damaged  # nothing rewritten or replaced
+    assert AuditEvent.objects.filter(action="vault.user_key_failed", target_id=str(world.coordinator.pk)).exists()

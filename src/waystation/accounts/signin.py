@@ -51,7 +51,8 @@ class SignInView(LoginView):
             duress.hold_keys(self.request, user, decoy)
         elif not open_keys(self.request, user, password):
             logout(self.request)
-            form.add_error(None, _("Your keys could not be opened. Ask a coordinator for help."))
+            # Said plainly (the password was right, the stored key material is not): the user can do nothing else.
+            self.extra_context = {"keys_failed": _("Your keys could not be opened. Ask a coordinator for help.")}
             return self.form_invalid(form)
         return response
 
