@@ -78,6 +78,7 @@ def test_checkpoint_verifies_and_still_verifies_after_appending(
     result = run_audit("verify", "--checkpoint", str(checkpoint))
     assert result.code == 0, result
     assert "Checkpoint of 10 events: signature valid" in result.out
+    assert "Checked with this installation's own key" in result.out  # not independent of this machine: said so
     write_events(7)
     data = run_audit("verify", "--checkpoint", str(checkpoint), "--json").json()
     assert data["ok"] and data["size"] == 17
@@ -93,7 +94,8 @@ def test_checkpoint_verifies_and_still_verifies_after_appending(
 def test_a_partner_verifies_with_the_public_key_they_were_given(checkpoint: Path, tmp_path: Path) -> None:
     key_file = tmp_path / "partner.vkey"
     key_file.write_text(run_audit("key").out)
-    assert run_audit("verify", "--checkpoint", str(checkpoint), "--public-key", str(key_file)).code == 0
+    independent = run_audit("verify", "--checkpoint", str(checkpoint), "--public-key", str(key_file))
+    assert independent.code == 0 and "own key" not in independent.out
     assert run_audit("verify", "--checkpoint", str(checkpoint), "--public-key", key_file.read_text()).code == 0
     other = Ed25519PrivateKey.generate().public_key()
     wrong = Verifier(origin_for(other), other).vkey()

@@ -105,6 +105,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Checkpoint of {checkpoint.size} events: signature valid, and the log still contains it."
             )
+            if not public_key:
+                # Whoever holds this machine holds its signing key too: only the partner's copy of the public
+                # key makes the check independent of the machine.
+                self.stdout.write(
+                    "Checked with this installation's own key. To check independently of this machine, give the "
+                    "public key your partner holds: --public-key FILE."
+                )
 
     def _fail(self, as_json: bool, result: dict[str, Any]) -> None:
         if as_json:
