@@ -248,6 +248,7 @@ def test_a_damaged_ledger_in_the_installation_refuses_the_restore(tmp_path: Path
     assert not any(row_counts().values())
 
 
+@pytest.mark.django_db(transaction=True)  # flush after deleting key rows: PostgreSQL wants no open transaction
 def test_a_backup_older_than_the_kill_switch_does_not_bring_the_keys_back(
     world: Any, tmp_path: Path, passphrase_file: str
 ) -> None:
@@ -267,6 +268,7 @@ def test_a_backup_older_than_the_kill_switch_does_not_bring_the_keys_back(
     audit_verifies()
 
 
+@pytest.mark.django_db(transaction=True)  # flush after deleting key rows: PostgreSQL wants no open transaction
 def test_a_backup_taken_after_the_kill_and_the_recovery_keeps_the_recovered_keys(
     world: Any, tmp_path: Path, passphrase_file: str
 ) -> None:
