@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0003_encrypted_records'),
+        ("cases", "0003_encrypted_records"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='person',
-            index=models.Index(fields=['-first_contact_month', 'case_code'], name='person_list_order'),
+            model_name="person",
+            index=models.Index(fields=["-first_contact_month", "case_code"], name="person_list_order"),
         ),
     ]
