@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "waystation.network",
     "waystation.cases",
     "waystation.vault",
+    "waystation.figures",
     "waystation.web",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -18,6 +18,7 @@ from waystation.accounts.models import Role
 from waystation.cases.access import visible_persons
 from waystation.cases.choices import ENDED_STATUSES, CaseStatus
 from waystation.cases.models import Assignment, FollowUpTask
+from waystation.figures.releases import dashboard_figures
 from waystation.network.access import visible_stations
 from waystation.network.models import Station, StationStatus
 from waystation.network.selectors import (
@@ -26,7 +27,6 @@ from waystation.network.selectors import (
     present_persons,
     stations_with_occupancy,
 )
-from waystation.web.disclosure import suppressed_counts
 from waystation.web.types import AuthedHttpRequest
 
 
@@ -64,7 +64,8 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
         at_risk_stations = Station.objects.filter(pk__in=compromised)
         context["heading_to_risk"] = open_movements_to(at_risk_stations).filter(person__in=persons.values("id"))
     elif user.role == Role.ANALYST:
-        context["figures"] = suppressed_counts()
+        # Released values only (disclosure control applied); a fresh release when the latest is a day old.
+        context["figures"] = dashboard_figures(actor=user)
     return render(request, "web/dashboard.html", context)
 
 

@@ -1,0 +1,61 @@
+"""Stored releases of figures: written once, never changed or removed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class ImmutableReleaseError(Exception):
+    """A release is what was published: it is never changed or removed (the database refuses UPDATE too)."""
+
+
+class ReleaseQuerySet(models.QuerySet["Release"]):
+    def update(self, **kwargs: Any) -> int:
+        raise ImmutableReleaseError("releases are immutable: no UPDATE")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ImmutableReleaseError("releases are immutable: no DELETE")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        raise ImmutableReleaseError("releases are immutable: no UPDATE")
+
+
+class Release(models.Model):
+    """One indicator after disclosure control, as it was published, with the method and the audit event.
+
+    ``cells`` holds, per cell: its key (dimension -> code), the value shown (null when hidden), its status (shown,
+    suppressed, held), the reason, and the raw count and ``basis`` that the next release's differencing check needs.
+    The raw counts never leave through the CLI or the dashboard.
+    """
+
+    indicator = models.CharField(_("indicator"), max_length=60, db_index=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    policy = models.JSONField(_("disclosure policy"))
+    breakdowns = models.JSONField(default=list)
+    cells = models.JSONField(default=list)
+    share_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    ratio = models.DecimalField(max_digits=8, decimal_places=1, null=True, blank=True)
+    left_out = models.PositiveIntegerField(_("left out for lack of consent, as shown"), null=True, blank=True)
+    left_out_raw = models.PositiveIntegerField(default=0)
+    audit_event = models.ForeignKey("audit.AuditEvent", on_delete=models.PROTECT, related_name="+")
+
+    objects = ReleaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("release")
+
+    def __str__(self) -> str:
+        return f"{self.indicator} {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ImmutableReleaseError("releases are immutable: no UPDATE")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ImmutableReleaseError("releases are immutable: no DELETE")

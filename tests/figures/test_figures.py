@@ -1,0 +1,181 @@
+"""Indicators, stored releases, the ``figures`` command and the analyst's dashboard, over synthetic data."""
+
+from __future__ import annotations
+
+import io
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
+
+from waystation import synth
+from waystation.accounts.models import User
+from waystation.audit.models import AuditEvent
+from waystation.cases.choices import ConsentScope, Sex
+from waystation.cases.models import Person
+from waystation.cases.selectors import consenting
+from waystation.cases.services import consent_record, person_register
+from waystation.figures.indicators import BY_NAME, INDICATORS
+from waystation.figures.models import ImmutableReleaseError, Release
+from waystation.figures.releases import release_all, release_create
+from waystation.testing import vault as test_vault
+from waystation.vault import userkeys
+from waystation.vault.reveal import reveal
+
+pytestmark = pytest.mark.django_db
+
+FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
+
+
+@pytest.fixture(autouse=True)
+def _cheap_staff_keys(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Staff accounts made by synth: the fixtures' cheap key wrapping and password hasher (see tests/cases)."""
+    monkeypatch.setattr(userkeys, "KDF", test_vault.FIXTURE_KDF)
+    settings.PASSWORD_HASHERS = [FAST_HASHER, *settings.PASSWORD_HASHERS]
+
+
+@pytest.fixture
+def population(world: SimpleNamespace) -> SimpleNamespace:
+    """The personas' small world plus 400 synthetic persons."""
+    synth.generate(persons=400, seed=44, index_key=test_vault.index_key(), append=True)
+    return world
+
+
+def run_figures(*args: str) -> dict[str, Any]:
+    out = io.StringIO()
+    call_command("figures", "--json", *args, stdout=out)
+    data: dict[str, Any] = json.loads(out.getvalue())
+    return {item["indicator"]: item for item in data["releases"]}
+
+
+def test_every_indicator_is_released_rounded_with_small_counts_hidden(population: SimpleNamespace) -> None:
+    released = run_figures()
+    assert set(released) == {indicator.name for indicator in INDICATORS}
+    for item in released.values():
+        numbers = [item["value"], *(cell["value"] for cell in item["cells"])]
+        for number in numbers:
+            assert number is None or (number % 5 == 0 and (number == 0 or number >= 10)), (item["indicator"], number)
+        assert {cell["status"] for cell in item["cells"]} <= {"shown", "suppressed", "held"}
+        assert "raw" not in json.dumps(item) and "basis" not in json.dumps(item)
+
+
+def test_counts_match_the_records_of_those_who_consented(population: SimpleNamespace) -> None:
+    released = run_figures()
+    everyone = Person.objects.all()
+    counted = consenting(everyone, ConsentScope.STATISTICS)
+    n, women = counted.count(), counted.filter(sex=Sex.FEMALE).count()
+    ever = released["persons_ever"]
+    assert ever["value"] is None or abs(ever["value"] - n) <= 2
+    left_out = everyone.count() - n
+    shown = ever["left_out_for_lack_of_consent"]
+    assert (shown is None and 0 < left_out < 10) or abs(shown - left_out) <= 2
+    share = released["share_women"]["share_percent"]
+    assert share == round(100 * women / n)
+    trafficked = counted.filter(sex=Sex.FEMALE).filter(Q(episodes__isnull=False)).distinct().count()
+    assert released["share_women_trafficked"]["share_percent"] == round(100 * trafficked / women)
+
+
+def test_withdrawing_consent_takes_a_person_out_of_the_figures(population: SimpleNamespace) -> None:
+    person = consenting(Person.objects.all(), ConsentScope.STATISTICS).first()
+    assert person is not None
+    before = release_create(indicator=BY_NAME["persons_ever"], actor=None)
+    consent_record(actor=population.coordinator, person=person, scope=ConsentScope.STATISTICS, given=False)
+    after = release_create(indicator=BY_NAME["persons_ever"], actor=None)
+    assert after.left_out_raw == before.left_out_raw + 1
+    total = next(cell for cell in after.cells if not cell["key"])
+    assert total["raw"] == next(cell for cell in before.cells if not cell["key"])["raw"] - 1
+    assert total["status"] == "held"  # one person fewer is not shown as a change
+
+
+def test_a_release_is_computed_with_a_few_aggregate_queries(
+    population: SimpleNamespace, django_assert_max_num_queries: Any
+) -> None:
+    # Independent of the number of persons: a handful of GROUP BY queries per indicator, plus the audit and the row.
+    with django_assert_max_num_queries(12 * len(INDICATORS)):
+        release_all(actor=None)
+
+
+def test_each_release_is_audited_and_immutable(population: SimpleNamespace) -> None:
+    release = release_create(indicator=BY_NAME["women_safe_now"], actor=population.analyst)
+    event = AuditEvent.objects.get(pk=release.audit_event_id)
+    assert event.action == "figures.release" and event.actor == population.analyst
+    assert event.details["indicator"] == "women_safe_now" and event.details["threshold"] == 10
+
+    release.cells = []
+    with pytest.raises(ImmutableReleaseError):
+        release.save()
+    with pytest.raises(ImmutableReleaseError):
+        release.delete()
+    with pytest.raises(ImmutableReleaseError):
+        Release.objects.filter(pk=release.pk).update(left_out=0)
+    with pytest.raises(ImmutableReleaseError):
+        Release.objects.filter(pk=release.pk).delete()
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE figures_release SET left_out = 0 WHERE id = %s", [release.pk])
+    assert Release.objects.get(pk=release.pk).cells != []
+
+
+def test_bad_policy_is_refused_and_releases_nothing(population: SimpleNamespace) -> None:
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("figures", "--threshold", "0", stdout=io.StringIO())
+    assert not Release.objects.exists()
+    assert not AuditEvent.objects.filter(action="figures.release").exists()
+
+
+def test_the_readable_table_says_hidden_never_a_small_number(population: SimpleNamespace) -> None:
+    out = io.StringIO()
+    call_command("figures", stdout=out)
+    text = out.getvalue()
+    assert "People in care now (persons_in_care_now)" in text
+    assert "Left out for lack of consent" in text
+    for line in text.splitlines():
+        last = line.split()[-1] if line.split() else ""
+        if last.isdigit():
+            assert int(last) == 0 or (int(last) >= 10 and int(last) % 5 == 0), line
+
+
+def _case_codes_and_names(user: User) -> list[str]:
+    persons = list(Person.objects.all())
+    fields = ["name_hangul", "name_romanized"]
+    values = reveal(user=user, items=[(p, fields) for p in persons], purpose="test")
+    names = [str(v[f]) for v in values for f in fields if str(v[f]).strip()]
+    return [p.case_code for p in persons] + names
+
+
+def test_the_analyst_sees_figures_and_no_record(population: SimpleNamespace, client_for: Any) -> None:
+    # A person in the analyst's view is only ever a count: put a known name where a leak would show it.
+    person_register(
+        actor=population.keeper_a,
+        station=population.station_a,
+        sex="F",
+        name_hangul="가상 누설",
+        name_romanized="Gasang Nuseol (fictional)",
+    )
+    page = client_for(population.analyst).get("/").content.decode()
+    assert "People in care now" in page and "Women safe in the network now" in page
+    assert "Left out for lack of consent" in page
+    released = json.dumps(run_figures(), ensure_ascii=False)
+    for secret in _case_codes_and_names(population.coordinator):
+        assert secret not in page, secret
+        assert secret not in released, secret
+
+
+def test_the_dashboard_reuses_a_recent_release(population: SimpleNamespace, client_for: Any) -> None:
+    client = client_for(population.analyst)
+    client.get("/")
+    made = Release.objects.count()
+    assert made == len(INDICATORS)
+    client.get("/")
+    assert Release.objects.count() == made
+
+
+def test_a_second_release_holds_the_shares_and_the_mean(population: SimpleNamespace) -> None:
+    first, second = run_figures(), run_figures()
+    for name in ("share_women", "share_women_trafficked"):
+        assert first[name]["share_percent"] is not None
+        assert second[name]["share_percent"] == first[name]["share_percent"]
+    assert second["services_per_person"]["per_person"] == first["services_per_person"]["per_person"] is not None
