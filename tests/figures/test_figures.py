@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 
 from waystation import synth
 from waystation.accounts.models import User
@@ -91,12 +92,20 @@ def test_withdrawing_consent_takes_a_person_out_of_the_figures(population: Simpl
     assert total["status"] == "held"  # one person fewer is not shown as a change
 
 
-def test_a_release_is_computed_with_a_few_aggregate_queries(
-    population: SimpleNamespace, django_assert_max_num_queries: Any
-) -> None:
-    # Independent of the number of persons: a handful of GROUP BY queries per indicator, plus the audit and the row.
-    with django_assert_max_num_queries(12 * len(INDICATORS)):
+def test_a_release_is_computed_with_a_few_aggregate_queries(population: SimpleNamespace) -> None:
+    # Independent of the number of persons: a handful of GROUP BY reads of the records per indicator (the audit
+    # event, its lock and savepoints differ between SQLite and PostgreSQL and are not counted here).
+    with CaptureQueriesContext(connection) as queries:
         release_all(actor=None)
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith("SELECT") and ('"cases_' in q["sql"] or '"network_' in q["sql"])
+    ]
+    assert 0 < len(reads) <= 6 * len(INDICATORS)
+    aggregates = ("GROUP BY", "COUNT(", "AVG(", "SUM(", "MIN(", "MAX(")
+    not_aggregate = [sql for sql in reads if not any(w in sql for w in aggregates)]  # no record is loaded
+    assert not not_aggregate, not_aggregate
 
 
 def test_each_release_is_audited_and_immutable(population: SimpleNamespace) -> None:
