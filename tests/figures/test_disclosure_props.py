@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hypothesis import given, settings
+from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 from waystation.figures.disclosure import (
@@ -29,6 +29,11 @@ from waystation.figures.disclosure import (
 
 POLICY = Policy()
 SEARCH_BUDGET = 300_000
+
+
+class Inconclusive(Exception):  # noqa: N818 - a search outcome, not an error of the code under test
+    """The search could not settle the question within its budget (rare, large hidden blocks)."""
+
 
 counts = st.one_of(st.integers(0, 12), st.integers(0, 45))
 
@@ -73,7 +78,8 @@ def other_table_exists(table: Table, cells: Mapping[Key, Cell], target: Key) -> 
 
     def search(i: int) -> bool:
         budget[0] -= 1
-        assert budget[0] > 0, "search budget exhausted"
+        if budget[0] <= 0:
+            raise Inconclusive
         if i == len(free):
             return consistent(final=True)
         key = free[i]
@@ -101,7 +107,13 @@ def assert_nothing_recoverable(table: Table, cells: Mapping[Key, Cell], *, zeros
     """No hidden cell is pinned; with ``zeros_may_show``, a hidden cell whose count is 0 may be."""
     for key, cell in cells.items():
         if cell.value is None and (not zeros_may_show or cell.raw > 0):
-            assert other_table_exists(table, cells, key), f"hidden cell {key} (count {cell.raw}) can be worked out"
+            try:
+                found = other_table_exists(table, cells, key)
+            except Inconclusive:
+                # Neither proof nor counterexample within the budget: this example is discarded, not passed.
+                # (Hypothesis fails the test if it has to discard too many; an exact ILP would settle them all.)
+                reject()
+            assert found, f"hidden cell {key} (count {cell.raw}) can be worked out"
 
 
 def assert_well_formed(cells: Mapping[Key, Cell], policy: Policy) -> None:

@@ -6,27 +6,19 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from waystation.lib.writeonce import WriteOnceError, WriteOnceModel, WriteOnceQuerySet
 
-class AppendOnlyError(Exception):
+
+class AppendOnlyError(WriteOnceError):
     """Audit events are written once and never changed or removed (the database refuses it too)."""
 
 
-class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
-    def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError("audit events are append-only: no UPDATE")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("audit events are append-only: no DELETE")
-
-    # Bulk paths that would bypass the chain.
-    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
-        raise AppendOnlyError("audit events are append-only: no UPDATE")
-
+class AuditEventQuerySet(WriteOnceQuerySet):
     def bulk_create(self, *args: Any, **kwargs: Any) -> list[AuditEvent]:
         raise AppendOnlyError("audit events are written one at a time through audit_record")
 
 
-class AuditEvent(models.Model):
+class AuditEvent(WriteOnceModel):
     """One thing someone did. Ids, never personal content: the auditor sees who did what to which case id.
 
     Rows form a hash chain (see ``waystation.audit.chain``): ``seq`` is gap-free in insertion order, ``leaf_hash`` is
@@ -48,6 +40,8 @@ class AuditEvent(models.Model):
     leaf_hash = models.CharField(max_length=64, editable=False)
     chain_hash = models.CharField(max_length=64, editable=False)
 
+    refusal = AppendOnlyError
+    write_once_what = "audit events are append-only"
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
@@ -56,11 +50,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.target_type}:{self.target_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not self._state.adding:
-            raise AppendOnlyError("audit events are append-only: no UPDATE")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError("audit events are append-only: no DELETE")

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from waystation.lib.writeonce import WriteOnceError, WriteOnceModel, WriteOnceQuerySet
 
-class ImmutableReleaseError(Exception):
+
+class ImmutableReleaseError(WriteOnceError):
     """A release is what was published: it is never changed or removed (the database refuses UPDATE too)."""
 
 
-class ReleaseQuerySet(models.QuerySet["Release"]):
-    def update(self, **kwargs: Any) -> int:
-        raise ImmutableReleaseError("releases are immutable: no UPDATE")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise ImmutableReleaseError("releases are immutable: no DELETE")
-
-    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
-        raise ImmutableReleaseError("releases are immutable: no UPDATE")
-
-
-class Release(models.Model):
+class Release(WriteOnceModel):
     """One indicator after disclosure control, as it was published, with the method and the audit event.
 
     ``cells`` holds, per cell: its key (dimension -> code), the value shown (null when hidden), its status (shown,
@@ -43,7 +32,9 @@ class Release(models.Model):
     left_out_raw = models.PositiveIntegerField(default=0)
     audit_event = models.ForeignKey("audit.AuditEvent", on_delete=models.PROTECT, related_name="+")
 
-    objects = ReleaseQuerySet.as_manager()
+    refusal = ImmutableReleaseError
+    write_once_what = "releases are immutable"
+    objects = WriteOnceQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
@@ -51,11 +42,3 @@ class Release(models.Model):
 
     def __str__(self) -> str:
         return f"{self.indicator} {self.created_at:%Y-%m-%d %H:%M}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise ImmutableReleaseError("releases are immutable: no UPDATE")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise ImmutableReleaseError("releases are immutable: no DELETE")
