@@ -147,9 +147,7 @@ def test_every_case_key_is_wrapped_for_the_staff_it_belongs_to_and_the_recovery_
     synth.generate(persons=120, seed=4, index_key=test_vault.index_key())
     persons = list(Person.objects.all())
     assert CaseKeyWrap.objects.filter(holder=None).count() == len(persons)
-    recovery = Keyring(None, None)
-    for pid, sealed in CaseKeyWrap.objects.filter(holder=None).values_list("person_id", "sealed"):
-        recovery.adopt_case_key(pid, crypto.unseal(test_vault.recovery_key(), bytes(sealed)))
+    recovery = setup.recovery_keyring(test_vault.recovery_key())
     for person in persons:
         assert str(open_value(recovery, person, "narrative")).startswith("[SYNTHETIC]")
     assert all(keyring_for(coordinator).has_case_key(p.pk) for p in persons)
@@ -296,13 +294,7 @@ def test_existing_accounts_are_reused_and_hold_the_keys_of_their_cases() -> None
 def _recovered(shares: list[str]) -> Keyring:
     """A keyring opened with the recovery shares, as ``waystation vault recover`` opens it: every case key and the
     index key."""
-    private = setup.combine(shares)
-    keyring = Keyring(None, None)
-    sealed = IndexKeyWrap.objects.get(holder=None).sealed
-    keyring.adopt_index_key(crypto.unseal(private, bytes(sealed)))
-    for pid, wrap in CaseKeyWrap.objects.filter(holder=None).values_list("person_id", "sealed"):
-        keyring.adopt_case_key(pid, crypto.unseal(private, bytes(wrap)))
-    return keyring
+    return setup.recovery_keyring(setup.combine(shares))
 
 
 def test_command_sets_the_vault_up_prints_its_shares_and_refuses_to_mix_with_existing_persons() -> None:

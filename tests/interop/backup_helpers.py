@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from waystation.interop.backup import KdfParams, backed_up_models
-from waystation.vault import crypto, setup
+from waystation.vault import setup
 from waystation.vault.keyring import Keyring
-from waystation.vault.models import CaseKeyWrap
 
 # Tests only: the production parameters are fixed in code and the command line cannot lower them.
 FAST = KdfParams(time_cost=1, memory_kib=8, parallelism=1)
@@ -19,11 +18,7 @@ CANARY = "CANARY-7f3a9c-backup-narrative"
 def recovery_keyring(shares: list[str]) -> Keyring:
     """A keyring holding every case key the recovery key opens in this database (as `waystation vault recover`
     opens them): the way into data that synth made, whose staff have passwords nobody knows."""
-    private = setup.combine(shares)
-    keyring = Keyring(None, None)
-    for pid, sealed in CaseKeyWrap.objects.filter(holder=None).values_list("person_id", "sealed"):
-        keyring.adopt_case_key(pid, crypto.unseal(private, bytes(sealed)))
-    return keyring
+    return setup.recovery_keyring(setup.combine(shares))
 
 
 def _plain(value: Any) -> Any:

@@ -58,6 +58,18 @@ def test_shredding_needs_a_recent_proof_and_the_coordinator_role(
     assert CaseKeyWrap.objects.filter(person=world.person_at_a).exists()
 
 
+def test_the_kill_switch_needs_a_recent_proof_and_the_right_role(
+    world: SimpleNamespace, client_for: Callable[..., Any]
+) -> None:
+    stale = client_for(world.personas["administrator"], recent_auth=False)
+    response = stale.submit("/vault/kill/", {"confirm": "DESTROY ALL KEYS"})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/confirm/")
+    refused = client_for(world.caseworker).submit("/vault/kill/", {"confirm": "DESTROY ALL KEYS"})
+    assert refused.status_code == 403
+    assert CaseKeyWrap.objects.filter(holder__isnull=False).exists()  # nothing destroyed
+    assert not AuditEvent.objects.filter(action="vault.kill_switch").exists()
+
+
 def test_the_kill_switch_leaves_nobody_able_to_read(
     world: SimpleNamespace, client_for: Callable[..., Any], sign_in_fully: Callable[..., Any]
 ) -> None:

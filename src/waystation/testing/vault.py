@@ -13,7 +13,7 @@ import shamir_mnemonic
 from nacl.public import PrivateKey
 
 from waystation.accounts.models import User
-from waystation.vault import crypto, grants, userkeys
+from waystation.vault import crypto, grants, setup, userkeys
 from waystation.vault.agent import AGENT
 from waystation.vault.keyring import Keyring
 from waystation.vault.models import IndexKeyWrap, RecoveryKey
@@ -86,25 +86,18 @@ def unlock(user: User, password: str, handle: str | None = None) -> PrivateKey:
 def pay_pending() -> None:
     """Make every wrap still owed, with the recovery key (as ``waystation vault recover`` would): a persona made
     after the cases it is entitled to holds their keys at once, as if a coordinator had signed in since."""
-    from waystation.vault.models import CaseKeyWrap, PendingGrant
+    from waystation.vault.models import PendingGrant
 
     owed = set(PendingGrant.objects.filter(person__isnull=False).values_list("person_id", flat=True))
     if not owed:
         return
-    keyring = index_keyring()
-    for pid, sealed in CaseKeyWrap.objects.filter(holder=None, person_id__in=owed).values_list("person_id", "sealed"):
-        keyring.adopt_case_key(pid, crypto.unseal(recovery_key(), bytes(sealed)))
+    keyring = setup.recovery_keyring(recovery_key(), owed)
     grants.sync(keyring, sorted(owed))
 
 
 def opened(obj: object, name: str) -> object:
     """The plaintext of a sensitive field, opened with the recovery key (tests only: what was stored)."""
     from waystation.vault.fields import open_value
-    from waystation.vault.models import CaseKeyWrap
 
     case_id = obj.vault_case_id  # type: ignore[attr-defined]
-    keyring = Keyring(None, None)
-    sealed = CaseKeyWrap.objects.filter(holder=None, person_id=case_id).values_list("sealed", flat=True).first()
-    if sealed is not None:
-        keyring.adopt_case_key(case_id, crypto.unseal(recovery_key(), bytes(sealed)))
-    return open_value(keyring, obj, name)  # type: ignore[arg-type]
+    return open_value(setup.recovery_keyring(recovery_key(), [case_id]), obj, name)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ every entitled user their wraps again: after the kill switch, or when nobody who
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -78,21 +79,31 @@ def combine(shares: Iterable[str]) -> PrivateKey:
     return private
 
 
+def recovery_keyring(private: PrivateKey, case_ids: Iterable[uuid.UUID] | None = None) -> Keyring:
+    """A keyring holding what the recovery key opens: the index key and the keys of ``case_ids`` (all cases when
+    None). The one place that unwraps the recovery wraps; ``recover`` and the test fixtures use it."""
+    keyring = Keyring(None, None)
+    index_sealed = IndexKeyWrap.objects.filter(holder=None).values_list("sealed", flat=True).first()
+    if index_sealed is not None:
+        keyring.adopt_index_key(crypto.unseal(private, bytes(index_sealed)))
+    wraps = CaseKeyWrap.objects.filter(holder=None)
+    if case_ids is not None:
+        wraps = wraps.filter(person_id__in=list(case_ids))
+    for pid, sealed in wraps.values_list("person_id", "sealed").iterator():
+        keyring.adopt_case_key(pid, crypto.unseal(private, bytes(sealed)))
+    return keyring
+
+
 def recover(*, actor: User | None, shares: Iterable[str]) -> dict[str, int]:
     """Give every entitled user their wraps again, from the recovery key."""
     private = combine(shares)
-    keyring = Keyring(None, None)
     with transaction.atomic():
-        index_sealed = IndexKeyWrap.objects.filter(holder=None).values_list("sealed", flat=True).first()
-        if index_sealed is not None:
-            keyring.adopt_index_key(crypto.unseal(private, bytes(index_sealed)))
-        cases = 0
-        for pid, sealed in CaseKeyWrap.objects.filter(holder=None).values_list("person_id", "sealed").iterator():
-            keyring.adopt_case_key(pid, crypto.unseal(private, bytes(sealed)))
-            cases += 1
-        grants.sync(keyring, list(CaseKeyWrap.objects.filter(holder=None).values_list("person_id", flat=True)))
+        keyring = recovery_keyring(private)
+        case_ids = list(CaseKeyWrap.objects.filter(holder=None).values_list("person_id", flat=True))
+        grants.sync(keyring, case_ids)
+        cases = len(case_ids)
         users = 0
-        if index_sealed is not None:
+        if IndexKeyWrap.objects.filter(holder=None).exists():
             for user in User.objects.filter(is_active=True, pk__in=UserKey.objects.values("user_id")):
                 grants.grant_index_key(keyring, user)
                 users += 1

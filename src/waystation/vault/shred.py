@@ -66,11 +66,15 @@ def _forget(person_ids: list[uuid.UUID]) -> dict[str, int]:
     return {"key_wraps": wraps, "pending_grants": grants, "name_digests": digests, "rows_blanked": rows}
 
 
-def _append_ledger(person_id: uuid.UUID, when: dt.datetime) -> None:
-    path = ledger_path()
+def _append(path: Path, line: str) -> None:
+    """One line more in a ledger file of the data folder (created owner-only when missing)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with path.open("a", encoding="ascii") as ledger:
-        ledger.write(f"{person_id} {when.isoformat()}\n")
+        ledger.write(line + "\n")
+
+
+def _append_ledger(person_id: uuid.UUID, when: dt.datetime) -> None:
+    _append(ledger_path(), f"{person_id} {when.isoformat()}")
 
 
 def read_ledger(path: Path | None = None) -> dict[uuid.UUID, dt.datetime]:
@@ -133,6 +137,14 @@ def apply_ledger(*, actor: User | None, extra: Iterable[tuple[uuid.UUID, dt.date
     return len(present)
 
 
+def _destroy_user_wraps() -> tuple[int, int]:
+    """Every user's case-key and index-key wraps, and every grant owed; the recovery wraps stay."""
+    cases, _ = CaseKeyWrap.objects.filter(holder__isnull=False).delete()
+    index, _ = IndexKeyWrap.objects.filter(holder__isnull=False).delete()
+    PendingGrant.objects.all().delete()
+    return cases, index
+
+
 def kill_ledger_path() -> Path:
     return Path(settings.HOME) / KILL_LEDGER_NAME
 
@@ -171,9 +183,7 @@ def apply_kills(*, actor: User | None) -> bool:
     if seen is not None and seen >= last_kill:
         return False
     with transaction.atomic():
-        CaseKeyWrap.objects.filter(holder__isnull=False).delete()
-        IndexKeyWrap.objects.filter(holder__isnull=False).delete()
-        PendingGrant.objects.all().delete()
+        _destroy_user_wraps()
         audit_record(actor=actor, action="vault.kill_switch_reapplied")
     return True
 
@@ -188,16 +198,11 @@ def kill_switch(*, actor: User | None) -> dict[str, int]:
     from waystation.accounts.sessions import sessions_end_all
 
     with transaction.atomic():
-        cases, _ = CaseKeyWrap.objects.filter(holder__isnull=False).delete()
-        index, _ = IndexKeyWrap.objects.filter(holder__isnull=False).delete()
-        PendingGrant.objects.all().delete()
+        cases, index = _destroy_user_wraps()
         event = audit_record(
             actor=actor, action="vault.kill_switch", details={"case_wraps": cases, "index_wraps": index}
         )
-    path = kill_ledger_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with path.open("a", encoding="ascii") as ledger:
-        ledger.write(f"{event.at.isoformat()}\n")
+    _append(kill_ledger_path(), event.at.isoformat())
     dropped = AGENT.drop_all()
     sessions = sessions_end_all(actor=actor)
     return {"case_wraps": cases, "index_wraps": index, "keys_dropped": dropped, "sessions": sessions}
