@@ -35,7 +35,9 @@ from waystation.cases import htcds
 from waystation.cases.choices import ENDED_STATUSES, CaseStatus, ConsentScope, Province, ServiceKind, Sex
 from waystation.cases.models import ExploitationEpisode, Person
 from waystation.cases.selectors import consenting
+from waystation.figures import reference
 from waystation.figures.disclosure import Key, Table
+from waystation.network.models import Country, Movement, MovementStatus
 
 UNKNOWN = "unknown"
 
@@ -97,6 +99,7 @@ LABELS: dict[str, Mapping[str, str | Promise]] = {
         UNKNOWN: _("Unknown"),
     },
     "service": dict(ServiceKind.choices),
+    "arrival_year": {},
 }
 
 
@@ -124,6 +127,9 @@ class Indicator:
     definition: str | Promise
     compute: Callable[[], Computed]
     breakdowns: Sequence[tuple[str, ...]] = field(default_factory=tuple)
+    # A public series set beside the indicator's cells: the reference figure for a cell's codes, or None.
+    reference: Callable[[Mapping[str, str]], int | None] | None = None
+    reference_source: str = ""
 
 
 def _everyone() -> QuerySet[Person]:
@@ -276,6 +282,34 @@ def services_per_person() -> Computed:
     )
 
 
+def arrivals_kr() -> Computed:
+    """Persons counted by the year they first arrived at a station in South Korea (an arrived movement), and by
+    sex and year: one aggregate query with the arrival year as a subquery. Persons not (yet) arrived are not in
+    the table; those left out for lack of consent are counted among the arrived only."""
+    first_arrival = (
+        Movement.objects.filter(
+            person=OuterRef("pk"), status=MovementStatus.ARRIVED, to_station__country=Country.SOUTH_KOREA
+        )
+        .order_by()
+        .values("person")
+        .annotate(first=Min("arrived_at"))
+        .values("first")
+    )
+    arrived = Person.objects.annotate(arrived_kr=Subquery(first_arrival)).filter(arrived_kr__isnull=False)
+    counted, left_out = _counted(arrived)
+    rows = (
+        counted.annotate(year=Cast(ExtractYear("arrived_kr"), CharField()))
+        .values("year", "sex")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_sex_year: dict[tuple[str, ...], int] = {(str(row["sex"]), str(row["year"])): row["n"] for row in rows}
+    found = sorted(int(year) for _sex, year in by_sex_year)
+    years = [str(y) for y in range(found[0], found[-1] + 1)] if found else []  # a year with no arrival shows 0
+    # The table of sex by year with all its margins (per year, per sex, the total), protected together.
+    return Computed(Table.from_counts({"sex": list(Sex.values), "arrival_year": years}, by_sex_year), left_out)
+
+
 IN_CARE_BREAKDOWNS = (("sex",), ("first_contact_year",), ("origin_province",))
 
 INDICATORS: tuple[Indicator, ...] = (
@@ -332,6 +366,18 @@ INDICATORS: tuple[Indicator, ...] = (
         _("Everyone ever in care, by where their journey stands now."),
         route_outcomes,
         (("outcome",),),
+    ),
+    Indicator(
+        "arrivals_kr",
+        _("Arrivals in South Korea"),
+        _(
+            "People ever in care by the year they reached South Korea with the network (their first arrival at a "
+            "station there), beside all arrivals of North Koreans that year reported by the Ministry of Unification."
+        ),
+        arrivals_kr,
+        (("sex",), ("arrival_year",), ("sex", "arrival_year")),
+        reference=reference.national_count,
+        reference_source=reference.SOURCE,
     ),
     Indicator(
         "women_safe_now",

@@ -82,6 +82,7 @@ class PublicCell:
     codes: dict[str, str]
     value: int | None
     status: str  # "shown" (rounded), "suppressed" or "held" (the previous release's value, or still hidden)
+    reference: int | None = None  # the public series set beside this cell (national arrivals), when there is one
 
 
 def public_cells(release: Release) -> list[PublicCell]:
@@ -91,6 +92,8 @@ def public_cells(release: Release) -> list[PublicCell]:
     cells are the small ones would narrow them down. Nor is whether a shown count was changed by rounding (that
     would tell whether it is a multiple of the base): every shown count is rounded.
     """
+    indicator = BY_NAME.get(release.indicator)
+    reference = indicator.reference if indicator else None
     cells = []
     for stored in release.cells:
         codes: dict[str, str] = stored["key"]
@@ -102,6 +105,7 @@ def public_cells(release: Release) -> list[PublicCell]:
                 # Hidden is hidden: a cell held hidden is not told apart from one suppressed now (that would tell
                 # that it is no longer under the threshold).
                 status=disclosure.SUPPRESSED if stored["value"] is None else stored["status"],
+                reference=reference(codes) if reference else None,
             )
         )
     return cells
@@ -167,8 +171,10 @@ def public_release(release: Release) -> dict[str, Any]:
         "left_out_for_lack_of_consent": release.left_out,
         "left_out_status": "suppressed" if release.left_out is None else "shown",
         "breakdowns": release.breakdowns,
+        "reference_source": indicator.reference_source if indicator else "",
         "cells": [
             {"key": cell.codes, "labels": cell.labels, "value": cell.value, "status": cell.status}
+            | ({"reference": cell.reference} if indicator and indicator.reference else {})
             for cell in cells
             if cell.codes
         ],
