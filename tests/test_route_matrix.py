@@ -23,9 +23,11 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from django.db import transaction
 from django.urls import reverse
 
+from waystation.interop import htcds_export
 from waystation.testing import vault as test_vault
 from waystation.vault.agent import handle_for
 
@@ -219,6 +221,14 @@ def sample_kwargs(world: SimpleNamespace, role: str, hidden: bool, names: tuple[
     return {name: values[name] for name in names}
 
 
+def _recording(calls: list[str], name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return original(*args, **kwargs)
+
+    return spy
+
+
 def _describe(response: Any) -> Any:
     if response.status_code in (301, 302):
         return LOGIN if response["Location"].startswith(reverse("accounts:login") + "?next=") else FOUND
@@ -238,9 +248,18 @@ def _problem(key: str, method: str, role: str, url: str, expected: Any, response
 
 
 def test_every_route_answers_every_role_as_the_matrix_says(
-    world: SimpleNamespace, url_routes: list[Any], client_for: Callable[..., Any], persona_password: str
+    world: SimpleNamespace,
+    url_routes: list[Any],
+    client_for: Callable[..., Any],
+    persona_password: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     users = {**world.personas, "anonymous": None}
+    # The record-level HTCDS export is for the command line only: no request of any role may reach it.
+    exports: list[str] = []
+    for name in ("export_htcds", "consenting_sources"):
+        original = getattr(htcds_export, name)
+        monkeypatch.setattr(htcds_export, name, _recording(exports, name, original))
 
     def fresh_client(role: str) -> Any:
         client = client_for(users[role])
@@ -307,5 +326,50 @@ def test_every_route_answers_every_role_as_the_matrix_says(
 
     stale = sorted((set(GET) | set(POST)) - seen)
     problems += [f"{key}: in the matrix but no such route any more" for key in stale]
+    problems += [f"a request reached the HTCDS export ({name})" for name in exports]
     problems = [p for p in problems if p]
     assert not problems, f"{len(problems)} route/role answer(s) differ from the matrix:\n" + "\n".join(problems)
+
+
+def test_the_analyst_reads_no_record_on_any_route(
+    world: SimpleNamespace, url_routes: list[Any], client_for: Callable[..., Any], persona_password: str
+) -> None:
+    """Whatever the analyst asks for, GET or POST, on their own samples or another's: no case code, no name, no
+    alias of any person comes back, in a page or in a redirect (the dashboard shows released figures only)."""
+    from waystation.cases.models import Person
+    from waystation.vault.reveal import reveal
+
+    persons = list(Person.objects.all())
+    assert len(persons) >= 3
+    fields = ["name_hangul", "name_romanized", "aliases"]
+    revealed = reveal(user=world.coordinator, items=[(p, fields) for p in persons], purpose="test")
+    secrets = [p.case_code for p in persons] + [str(v[f]) for v in revealed for f in fields if len(str(v[f])) > 2]
+    assert len(secrets) > len(persons)
+
+    analyst = world.analyst
+    client = client_for(analyst)
+    client.raise_request_exception = False
+    seen: list[str] = []
+    for route in url_routes:
+        if route.name is None or route.name in SIGNS_OUT:
+            continue
+        for role in ("analyst", "coordinator"):  # the analyst's own samples, and the coordinator's (every record)
+            for hidden in (False, True):
+                url = reverse(route.name, kwargs=sample_kwargs(world, role, hidden, route.kwargs))
+                test_vault.unlock(analyst, persona_password, handle=handle_for(client.session.session_key))
+                responses = [client.get(url)]
+                with transaction.atomic():
+                    token = client.fetch_token()
+                    responses.append(
+                        client.post(url, {**POST_BODIES.get(route.name, {}), "csrfmiddlewaretoken": token})
+                    )
+                    transaction.set_rollback(True)
+                for response in responses:
+                    text = response.content.decode(errors="replace") + response.get("Location", "")
+                    # A code the analyst put in the URL may come back (the language form's "next"): that is their
+                    # own input, the same whether or not such a case exists (the matrix checks the statuses).
+                    leaked = [secret for secret in secrets if secret in text and secret not in url]
+                    assert not leaked, f"{route.name} ({url}) shows the analyst {leaked[:3]}"
+                    assert response.status_code < 500, f"{route.name} ({url}): {response.status_code}"
+                seen.append(url)
+    assert len(seen) >= len(url_routes)
