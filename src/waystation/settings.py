@@ -256,6 +256,12 @@ OTP_WEBAUTHN_ALLOWED_ORIGINS = [
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False  # the password opens the user's keys (vault): never skipped
 OTP_WEBAUTHN_HELPER_CLASS = "waystation.accounts.passkeys.PasskeyHelper"
 
+# Differential privacy (figures/privacy.py): the total privacy loss (epsilon) that all noisy releases of one calendar
+# month (UTC) may spend together; each `waystation figures dp` release spends a part (0.1 by default) and is refused
+# once the month's total would go past this. What epsilon means, in plain words: docs/figures-methodology.md. The
+# value is checked (a number above 0) when a release asks for it.
+WAYSTATION_DP_BUDGET = {"epsilon_per_period": os.environ.get("WAYSTATION_DP_EPSILON_PER_MONTH", "1.0")}
+
 # Where the quick-exit control sends the browser: an ordinary, neutral page.
 QUICK_EXIT_URL = os.environ.get("WAYSTATION_QUICK_EXIT_URL", "https://www.weather.com/")
 

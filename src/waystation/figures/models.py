@@ -42,3 +42,37 @@ class Release(WriteOnceModel):
 
     def __str__(self) -> str:
         return f"{self.indicator} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ImmutableSpendError(WriteOnceError):
+    """A spend of the privacy budget happened: it is never changed or removed (the database refuses it too)."""
+
+
+class PrivacySpend(WriteOnceModel):
+    """One differentially private release of a series, and the share of the period's privacy budget it used.
+
+    The rows of a period are its ledger: their ``epsilon`` adds up to what was spent, and ``figures.privacy``
+    refuses a release that would take the sum past the configured budget. The row is also the release itself:
+    ``method`` holds the mechanism and its parameters (scale, sensitivity, OpenDP's privacy loss, the disclosure
+    policy applied afterwards), ``cells`` the published values only (never a true count, never the noisy count
+    before rounding), and ``audit_event`` the event that produced it.
+    """
+
+    period = models.CharField(_("period"), max_length=7, db_index=True)  # calendar month in UTC, "2026-11"
+    series = models.CharField(_("series"), max_length=60)
+    epsilon = models.DecimalField(_("privacy loss (epsilon)"), max_digits=12, decimal_places=6)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    method = models.JSONField(_("method"))
+    cells = models.JSONField(default=list)
+    audit_event = models.ForeignKey("audit.AuditEvent", on_delete=models.PROTECT, related_name="+")
+
+    refusal = ImmutableSpendError
+    write_once_what = "privacy budget spends are immutable"
+    objects = WriteOnceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("privacy budget spend")
+
+    def __str__(self) -> str:
+        return f"{self.period} {self.series} epsilon={self.epsilon}"
