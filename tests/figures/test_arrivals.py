@@ -6,14 +6,13 @@ import csv
 import io
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from django.core.management import call_command
 
-from waystation import synth
 from waystation.cases.choices import ConsentScope
 from waystation.cases.models import Person
 from waystation.cases.selectors import consenting
@@ -21,24 +20,15 @@ from waystation.figures.indicators import BY_NAME
 from waystation.figures.reference import national_arrivals, national_count
 from waystation.figures.releases import release_create
 from waystation.network.models import Country, MovementStatus
-from waystation.testing import vault as test_vault
-from waystation.vault import userkeys
 
 pytestmark = pytest.mark.django_db
 
 SHARED_SERIES = Path(__file__).resolve().parents[3] / "shared" / "data" / "nk_defectors"
 
 
-@pytest.fixture(autouse=True)
-def _cheap_staff_keys(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(userkeys, "KDF", test_vault.FIXTURE_KDF)
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
-
-
 @pytest.fixture
-def population(world: SimpleNamespace) -> SimpleNamespace:
-    synth.generate(persons=600, seed=45, index_key=test_vault.index_key(), append=True)
-    return world
+def population(synthetic: Callable[[int, int], SimpleNamespace]) -> SimpleNamespace:
+    return synthetic(600, 45)
 
 
 def first_arrival_years() -> Counter[tuple[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,7 +14,6 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
-from waystation import synth
 from waystation.accounts.models import User
 from waystation.audit.models import AuditEvent
 from waystation.cases.choices import ConsentScope, Sex
@@ -23,27 +23,15 @@ from waystation.cases.services import consent_record, person_register
 from waystation.figures.indicators import BY_NAME, INDICATORS
 from waystation.figures.models import ImmutableReleaseError, Release
 from waystation.figures.releases import release_all, release_create
-from waystation.testing import vault as test_vault
-from waystation.vault import userkeys
 from waystation.vault.reveal import reveal
 
 pytestmark = pytest.mark.django_db
 
-FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_staff_keys(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Staff accounts made by synth: the fixtures' cheap key wrapping and password hasher (see tests/cases)."""
-    monkeypatch.setattr(userkeys, "KDF", test_vault.FIXTURE_KDF)
-    settings.PASSWORD_HASHERS = [FAST_HASHER, *settings.PASSWORD_HASHERS]
-
 
 @pytest.fixture
-def population(world: SimpleNamespace) -> SimpleNamespace:
+def population(synthetic: Callable[[int, int], SimpleNamespace]) -> SimpleNamespace:
     """The personas' small world plus 400 synthetic persons."""
-    synth.generate(persons=400, seed=44, index_key=test_vault.index_key(), append=True)
-    return world
+    return synthetic(400, 44)
 
 
 def run_figures(*args: str) -> dict[str, Any]:

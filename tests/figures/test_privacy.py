@@ -11,17 +11,17 @@ import io
 import json
 import statistics
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.core.management import CommandError
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from waystation import synth
 from waystation.audit.models import AuditEvent
 from waystation.cases.choices import ENDED_STATUSES, ConsentScope
 from waystation.cases.models import Person
@@ -31,10 +31,6 @@ from waystation.figures import privacy
 from waystation.figures.disclosure import Policy
 from waystation.figures.models import ImmutableSpendError, PrivacySpend
 from waystation.figures.privacy import BudgetExhausted, dp_release_create, privacy_ledger
-from waystation.testing import vault as test_vault
-from waystation.vault import userkeys
-
-FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
 
 # Post-processing that changes nothing but the clamp at 0, so the statistics see OpenDP's noise itself.
 NO_ROUNDING = Policy(threshold=1, rounding_base=1)
@@ -42,18 +38,17 @@ NO_ROUNDING = Policy(threshold=1, rounding_base=1)
 EXACT = "5000"
 
 
-@pytest.fixture(autouse=True)
-def _cheap_staff_keys(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Staff accounts made by synth: the fixtures' cheap key wrapping and password hasher (see tests/cases)."""
-    monkeypatch.setattr(userkeys, "KDF", test_vault.FIXTURE_KDF)
-    settings.PASSWORD_HASHERS = [FAST_HASHER, *settings.PASSWORD_HASHERS]
+def figures(*args: str) -> str:
+    """``waystation figures ARGS`` as the command line runs it; what it printed."""
+    out = io.StringIO()
+    call_command("figures", *args, stdout=out)
+    return out.getvalue()
 
 
 @pytest.fixture
-def population(world: SimpleNamespace) -> SimpleNamespace:
+def population(synthetic: Callable[[int, int], SimpleNamespace]) -> SimpleNamespace:
     """The personas' small world plus 300 synthetic persons."""
-    synth.generate(persons=300, seed=45, index_key=test_vault.index_key(), append=True)
-    return world
+    return synthetic(300, 45)
 
 
 def budget(settings: Any, epsilon: str | float) -> None:
@@ -240,7 +235,7 @@ def test_a_bad_epsilon_is_refused_and_changes_nothing(population: SimpleNamespac
     with pytest.raises(ValueError, match="Epsilon must be a number above 0"):
         dp_release_create(series="persons_in_care_now", epsilon=bad, actor=None)
     with pytest.raises(CommandError, match="Epsilon must be a number above 0"):
-        privacy.dp_command({"series": "persons_in_care_now", "epsilon": bad}, actor=None, stdout=io.StringIO())
+        figures("dp", "--series", "persons_in_care_now", "--epsilon", bad)
     assert counts_now() == before
 
 
@@ -253,9 +248,17 @@ def test_an_unknown_series_or_a_bad_budget_setting_is_refused(population: Simple
         dp_release_create(series="persons_ever", actor=None)  # an indicator, but not a series released with noise
     with pytest.raises(CommandError, match="Unknown series"):
         privacy.dp_command({"series": "everyone", "epsilon": "0.1"}, actor=None, stdout=io.StringIO())
+    with pytest.raises(CommandError, match="invalid choice"):  # the command line offers the series by name
+        figures("dp", "--series", "everyone")
+    with pytest.raises(CommandError, match="needs --series"):
+        figures("dp")
+    with pytest.raises(CommandError, match="--threshold do not go with `waystation figures dp`"):
+        figures("dp", "--series", "women_safe_now", "--threshold", "20")
     budget(settings, "-1")
     with pytest.raises(ImproperlyConfigured, match="WAYSTATION_DP_BUDGET"):
         dp_release_create(series="persons_in_care_now", actor=None)
+    with pytest.raises(CommandError, match="WAYSTATION_DP_BUDGET"):  # a message, not a traceback
+        figures("budget")
     assert counts_now() == before
 
 
@@ -342,31 +345,25 @@ def test_concurrent_releases_never_overspend(settings: Any) -> None:
 @pytest.mark.django_db
 def test_the_commands_print_the_release_and_the_budget(population: SimpleNamespace, settings: Any) -> None:
     budget(settings, 1)
-    out = io.StringIO()
-    privacy.dp_command({"series": "first_contacts_per_month", "epsilon": "0.2", "json": True}, actor=None, stdout=out)
-    item = json.loads(out.getvalue())
+    printed = figures("dp", "--series", "first_contacts_per_month", "--epsilon", "0.2", "--json")
+    item = json.loads(printed)
     assert item["series"] == "first_contacts_per_month" and item["method"]["epsilon"] == "0.2"
-    assert len(item["cells"]) == 12 and "raw" not in out.getvalue()
+    assert len(item["cells"]) == 12 and "raw" not in printed
 
-    out = io.StringIO()
-    privacy.dp_command({"series": "women_safe_now", "epsilon": "0.3"}, actor=None, stdout=out)
-    text = out.getvalue()
+    text = figures("dp", "--series", "women_safe_now", "--epsilon", "0.3")
     assert "Women safe in the network now (women_safe_now)" in text
     assert "epsilon 0.3 spent" in text and "0.5 of 1 spent, 0.5 left" in text
     total = next(line for line in text.splitlines() if "Total:" in line).split("Total:")[1].strip()
     assert total == "fewer than 10" or (int(total) >= 10 and int(total) % 5 == 0)
 
     with pytest.raises(CommandError, match="only 0.5 of 1 is left"):
-        privacy.dp_command({"series": "women_safe_now", "epsilon": "0.6"}, actor=None, stdout=io.StringIO())
+        figures("dp", "--series", "women_safe_now", "--epsilon", "0.6")
 
-    out = io.StringIO()
-    privacy.budget_command({"json": True}, stdout=out)
-    ledger = json.loads(out.getvalue())
+    ledger = json.loads(figures("budget", "--json"))
     assert (ledger["spent"], ledger["remaining"], len(ledger["spends"])) == ("0.5", "0.5", 2)
     latest = privacy.latest_dp_releases()
     assert set(latest) == {"first_contacts_per_month", "women_safe_now"}
     assert latest["women_safe_now"].epsilon == Decimal("0.3")
 
-    out = io.StringIO()
-    privacy.budget_command({}, stdout=out)
-    assert "women_safe_now" in out.getvalue() and "first_contacts_per_month" in out.getvalue()
+    text = figures("budget")
+    assert "women_safe_now" in text and "first_contacts_per_month" in text

@@ -42,7 +42,7 @@ from typing import Any, TextIO
 import opendp.prelude as dp
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import ExtractMonth, ExtractYear
@@ -424,20 +424,6 @@ def public_ledger(ledger: Ledger) -> dict[str, Any]:
 
 
 # --- command line (wired by ``waystation figures dp`` and ``waystation figures budget``) -----------------------------
-
-
-def add_dp_arguments(parser: CommandParser) -> None:
-    parser.add_argument("--series", required=True, choices=list(SERIES), help="the series to release")
-    parser.add_argument(
-        "--epsilon",
-        default=str(DEFAULT_EPSILON),
-        help=f"privacy loss this release spends from the month's budget (default {DEFAULT_EPSILON})",
-    )
-    parser.add_argument("--json", action="store_true", help="print the release as JSON")
-
-
-def add_budget_arguments(parser: CommandParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print the ledger as JSON")
 
 
 def dp_command(options: Mapping[str, Any], *, actor: User | None, stdout: TextIO) -> None:

@@ -1,42 +1,94 @@
-"""``waystation figures``: release every indicator now, after disclosure control, and print what was released.
+"""``waystation figures``: release every indicator now, after disclosure control, and print what was released;
+``waystation figures report``: render a report template (the appeal) from the current releases to HTML or PDF.
 
-Each call makes a new release of every indicator (stored, immutable, audited as ``figures.release``); the
-differencing check compares each with the previous one, so calling it often reveals nothing more.
+Each release call makes a new release of every indicator (stored, immutable, audited as ``figures.release``); the
+differencing check compares each with the previous one, so calling it often reveals nothing more. A report uses the
+current releases (a fresh one only where the latest is a day old) and is audited as ``figures.report``.
+
+``waystation figures dp --series NAME [--epsilon E]`` makes one differentially private release of a series published
+again and again, spending part of the month's privacy budget; ``waystation figures budget`` shows that budget.
+
+Actions: with none, release; otherwise the action named first, each handled by one ``_action_<name>`` method. Each
+action accepts only its own options (``OPTIONS``): an option that belongs to another is refused, not ignored.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from waystation.figures import privacy
 from waystation.figures.disclosure import Policy
 from waystation.figures.releases import public_release, release_all
+
+# The options each action takes (None: the release). ``--json`` prints JSON wherever it is accepted.
+OPTIONS: dict[str | None, tuple[str, ...]] = {
+    None: ("json", "threshold", "rounding", "min_denominator"),
+    "report": ("template", "format", "out", "language", "force"),
+    "dp": ("series", "epsilon", "json"),
+    "budget": ("json",),
+}
+ACTIONS = tuple(action for action in OPTIONS if action)
 
 
 class Command(BaseCommand):
     help = (
         "Release every indicator now (stored, immutable, audited) after disclosure control, and print the released "
         "values: counts from 1 to threshold-1 hidden, complementary cells hidden so none can be recovered, counts "
-        "rounded, small changes since the previous release held. Raw counts are never printed."
+        "rounded, small changes since the previous release held. Raw counts are never printed. "
+        "`figures report --template appeal --format pdf --out FILE` renders a report from the current releases."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--json", action="store_true", help="print the releases as JSON")
-        parser.add_argument("--threshold", type=int, default=10, help="smallest count shown (default 10)")
-        parser.add_argument("--rounding", type=int, default=5, help="shown counts are rounded to this (default 5)")
         parser.add_argument(
-            "--min-denominator", type=int, default=50, help="no percentage over fewer persons than this (default 50)"
+            "action",
+            nargs="?",
+            choices=ACTIONS,
+            help="report: render a report; dp: a differentially private release of one series; budget: this "
+            "month's privacy budget (default: release every indicator and print)",
+        )
+        parser.add_argument("--json", action="store_true", help="print JSON (the release, dp and budget)")
+        # No defaults here (the policy's own apply) so that a report can refuse them: it uses the current releases.
+        parser.add_argument("--threshold", type=int, help="smallest count shown (default 10)")
+        parser.add_argument("--rounding", type=int, help="shown counts are rounded to this (default 5)")
+        parser.add_argument(
+            "--min-denominator", type=int, help="no percentage over fewer persons than this (default 50)"
+        )
+        report = parser.add_argument_group("report")
+        report.add_argument("--template", help="report: the template's name (e.g. appeal)")
+        report.add_argument("--format", help="report: pdf or html")
+        report.add_argument("--out", help="report: the file to write (refused if it exists, unless --force)")
+        report.add_argument("--language", help="report: en, ko or zh-hans (default en)")
+        report.add_argument("--force", action="store_true", help="report: overwrite --out if it is a file")
+        noisy = parser.add_argument_group("dp")
+        noisy.add_argument("--series", choices=list(privacy.SERIES), help="dp: the series to release")
+        noisy.add_argument(
+            "--epsilon", help=f"dp: the privacy loss this release spends (default {privacy.DEFAULT_EPSILON})"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        foreign = sorted({name for names in OPTIONS.values() for name in names} - set(OPTIONS[action]))
+        given = [f"--{name.replace('_', '-')}" for name in foreign if options[name] not in (None, False)]
+        if given:
+            what = f"`waystation figures {action}`" if action else "a release (`waystation figures`)"
+            raise CommandError(f"{', '.join(given)} do not go with {what}.")
+        if action is None:
+            self._release(options)
+        else:
+            getattr(self, f"_action_{action}")(options)
+
+    # --- release (no action) ---------------------------------------------------------------------------------------
+
+    def _release(self, options: dict[str, Any]) -> None:
+        chosen = {"threshold": "threshold", "rounding_base": "rounding", "min_denominator": "min_denominator"}
         try:
-            policy = Policy(
-                threshold=options["threshold"],
-                rounding_base=options["rounding"],
-                min_denominator=options["min_denominator"],
-            )
+            policy = Policy(**{field: options[name] for field, name in chosen.items() if options[name] is not None})
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         released = [public_release(release) for release in release_all(actor=None, policy=policy)]
@@ -66,6 +118,57 @@ class Command(BaseCommand):
         left = _shown(item["left_out_for_lack_of_consent"], item["left_out_status"], threshold)
         self.stdout.write(f"  Left out for lack of consent: {left}")
         self.stdout.write("")
+
+    # --- report ----------------------------------------------------------------------------------------------------
+
+    def _action_report(self, options: dict[str, Any]) -> None:
+        from waystation.figures import reports  # markdown, matplotlib and WeasyPrint only when a report is made
+
+        template, fmt, out = options["template"], options["format"], options["out"]
+        language = options["language"] or "en"
+        missing = [name for name, value in (("--template", template), ("--format", fmt), ("--out", out)) if not value]
+        if missing:
+            raise CommandError(f"figures report needs {', '.join(missing)}.")
+        if fmt not in reports.FORMATS:
+            raise CommandError(f"Unknown --format {fmt!r}: use one of {', '.join(reports.FORMATS)}.")
+        languages = [code for code, _name in settings.LANGUAGES]
+        if language not in languages:
+            raise CommandError(f"Unknown --language {language!r}: use one of {', '.join(languages)}.")
+        path = Path(out)
+        if path.is_dir():
+            raise CommandError(f"--out {out} is a directory: give the path of the file to write.")
+        if path.exists() and not options["force"]:
+            raise CommandError(f"--out {out} exists already: give another path, or --force to overwrite it.")
+        if not path.parent.is_dir():
+            raise CommandError(f"--out {out}: the folder {path.parent} does not exist.")
+        try:
+            reports.template_text(template, language)  # refuse an unknown template before releasing anything
+            data = reports.report_create(template=template, language=language, fmt=fmt, actor=None)
+        except reports.ReportError as exc:
+            raise CommandError(str(exc)) from exc
+        try:
+            path.write_bytes(data)
+        except OSError as exc:
+            raise CommandError(f"Cannot write {out}: {exc.strerror or exc}.") from exc
+        self.stdout.write(f"Wrote {out} ({fmt}, {language}, {len(data):,} bytes).")
+
+    # --- dp and budget ---------------------------------------------------------------------------------------------
+
+    def _action_dp(self, options: dict[str, Any]) -> None:
+        if not options["series"]:
+            raise CommandError(f"figures dp needs --series: one of {', '.join(privacy.SERIES)}.")
+        if options["epsilon"] is None:
+            options = {**options, "epsilon": str(privacy.DEFAULT_EPSILON)}
+        try:
+            privacy.dp_command(options, actor=None, stdout=self.stdout)
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
+
+    def _action_budget(self, options: dict[str, Any]) -> None:
+        try:
+            privacy.budget_command(options, stdout=self.stdout)
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
 
 
 def _shown(value: int | None, status: str | None, threshold: int) -> str:
