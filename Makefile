@@ -30,11 +30,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
-# The vault's performance goals (bench/README.md): ratios measured side by side, PASS or FAIL against each goal.
+# The performance goals (bench/README.md): ratios measured side by side, PASS or FAIL against each goal.
 # The first run generates a 100,000-person database under bench/.data (a few minutes), reused afterwards.
 bench: $(STAMP)
 	$(BIN)/python bench/case_page.py
 	$(BIN)/python bench/case_list.py
+	$(BIN)/python bench/figures.py
 
 # Maintainers, after changing user-facing strings: refresh the catalogues (needs GNU gettext; see
 # src/waystation/locale/README.md), then translate the new entries.

@@ -348,7 +348,10 @@ def test_the_report_command_writes_the_appeal(population: SimpleNamespace, tmp_p
         (["--template", "appeal", "--format", "docx"], "Unknown --format 'docx'"),
         (["--template", "appeal", "--format", "pdf", "--language", "fr"], "Unknown --language 'fr'"),
         (["--format", "pdf"], "needs --template"),
-        (["--template", "appeal", "--format", "pdf", "--threshold", "20"], "--threshold do not go with `waystation figures report`"),
+        (
+            ["--template", "appeal", "--format", "pdf", "--threshold", "20"],
+            "--threshold do not go with `waystation figures report`",
+        ),
     ],
 )
 def test_the_report_command_refuses_bad_input(

@@ -1,22 +1,35 @@
 """The registry of indicators: what each counts, among whom, and by what it may be broken down.
 
-Every indicator is computed in the database with one or a few aggregate queries (``values(...).annotate(Count)`` or
-``aggregate``), never by loading records. Only persons whose latest decision on anonymous statistics is consent
-given are counted (``cases.selectors.consenting``); ``compute`` also counts those left out for lack of it.
+Every indicator is computed in the database with one aggregate query (``values(...).annotate(Count)``: counts per
+combination of a few codes, never a record), grouped by each person's latest decision on anonymous statistics: only
+persons whose latest decision is consent given are counted (the rule of ``cases.selectors.consenting``), and the
+same query gives those left out for lack of it. Margins, bands and the like are sums of those grouped counts.
+What makes this fast at 100,000 persons (bench/figures.py): one pass over the persons per indicator, read from the
+``person_figures`` index, each person's latest decision read from the ``consent_latest`` index alone.
 
-To add an indicator: write a function returning its ``Table`` and add an ``Indicator`` to ``INDICATORS``.
+To add an indicator: write a function that counts with ``_count`` and returns its ``Computed``, add an ``Indicator``
+to ``INDICATORS``, and compute the same numbers with pandas in ``bench/figures.py`` (``pandas_figures``):
+tests/figures/test_bench_figures.py fails until both sides agree, so that the benchmark keeps comparing like with like.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import reduce
+from typing import Any
 
 from django.db.models import (
+    Aggregate,
+    BooleanField,
     Case,
     CharField,
     Count,
+    Exists,
+    ExpressionWrapper,
     F,
+    Func,
     IntegerField,
     Max,
     Min,
@@ -24,20 +37,20 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, ExtractMonth, ExtractYear
+from django.db.models.functions import Coalesce, ExtractYear
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from waystation.cases import htcds
 from waystation.cases.choices import ENDED_STATUSES, CaseStatus, ConsentScope, Province, ServiceKind, Sex
-from waystation.cases.models import ExploitationEpisode, Person
-from waystation.cases.selectors import consenting
+from waystation.cases.models import Consent, ExploitationEpisode, Person, ServiceRecord
 from waystation.figures import reference
 from waystation.figures.disclosure import Key, Table
-from waystation.network.models import Country, Movement, MovementStatus
+from waystation.network.models import Country, Movement, MovementStatus, Station
 
 UNKNOWN = "unknown"
 
@@ -140,56 +153,153 @@ def _in_care() -> QuerySet[Person]:
     return Person.objects.exclude(status__in=ENDED_STATUSES)
 
 
-def _counted(population: QuerySet[Person]) -> tuple[QuerySet[Person], int]:
-    counted = consenting(population, ConsentScope.STATISTICS)
-    return counted, population.count() - counted.count()
+# --- counting in one pass --------------------------------------------------------------------------------------------
+#
+# Each indicator reads its population once: one aggregate query grouped by the person's latest decision on
+# statistics (and by the indicator's own dimensions), so that the same rows give those counted (consent given) and
+# those left out (withdrawn, refused or never asked). One pass instead of three (the population, those consenting,
+# the breakdown), the latest decision looked up once a person in it: at 100,000 persons, a pass that looks it up
+# costs several times one that does not.
 
 
-def _year_levels(persons: QuerySet[Person]) -> list[str]:
-    span = persons.aggregate(low=Min("first_contact_month"), high=Max("first_contact_month"))
-    if span["low"] is None:
+def _statistics_decision() -> Subquery:
+    """A person's latest decision on anonymous statistics without a partner (True, False, or None if never asked):
+    the rule of ``cases.selectors.consenting`` (consent given = True), as a value to group by."""
+    latest = Consent.objects.filter(
+        person=OuterRef("pk"), scope=ConsentScope.STATISTICS, partner__isnull=True
+    ).order_by("-recorded_at", "-id")
+    return Subquery(latest.values("given")[:1], output_field=BooleanField())
+
+
+@dataclass(frozen=True)
+class _Counts:
+    counted: list[dict[str, Any]]  # per combination of the groups among those counted: its values, "n", aggregates
+    left_out: int  # persons of the population not counted for lack of consent
+
+
+def _count(
+    persons: QuerySet[Person],
+    by: Mapping[str, Any] | None = None,
+    aggregates: Mapping[str, Any] | None = None,
+    present: str | None = None,
+) -> _Counts:
+    """``persons`` counted by the ``by`` expressions (``n``) and by the ``aggregates``, in one query, among those
+    whose latest decision is consent given; and how many of ``persons`` are left out for lack of it. With
+    ``present``, the population is only those for whom that ``by`` expression is not null (it is computed once a
+    person, as a group, instead of again in a filter)."""
+    by, aggregates = by or {}, aggregates or {}
+    groups = {"g_consent": _statistics_decision()} | {f"g_{name}": e for name, e in by.items()}  # no field's name
+    values = {"n": Count("pk")} | {f"a_{name}": e for name, e in aggregates.items()}
+    rows = persons.annotate(**groups).values(*groups).annotate(**values).order_by()
+    counted, left_out = [], 0
+    for row in rows:
+        if present is not None and row[f"g_{present}"] is None:
+            continue
+        if row["g_consent"] is not True:
+            left_out += row["n"]
+            continue
+        counted.append(
+            {name: row[f"g_{name}"] for name in by}
+            | {"n": row["n"]}
+            | {name: row[f"a_{name}"] or 0 for name in aggregates}
+        )
+    return _Counts(counted, left_out)
+
+
+def _total(rows: Sequence[Mapping[str, Any]], name: str = "n") -> int:
+    return sum(int(row[name]) for row in rows)
+
+
+class _Year(ExtractYear):
+    """The year of a date or time. On SQLite, Django computes it in a Python function called for every row; the
+    stored text (ISO dates, UTC times) gives it natively with ``strftime``, without leaving the database engine.
+    The same year as ``ExtractYear`` in UTC, the installation's time zone (any other: Django's own way)."""
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list[Any]]:
+        if self.get_tzname() not in (None, "UTC"):
+            sql, params = super().as_sql(compiler, connection, **extra_context)
+            return sql, list(params)
+        sql, params = compiler.compile(self.lhs)
+        return f"CAST(strftime(%s, {sql}) AS INTEGER)", ["%Y", *params]
+
+
+class _MonthNumber(Func):
+    """Months since the year 0 of a date: a year times 12 plus its month (1-12), so that the difference of two is
+    the months between them. Natively on SQLite (see ``_Year``)."""
+
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list[Any]]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return (
+            f"CAST(EXTRACT(YEAR FROM {sql}) * 12 + EXTRACT(MONTH FROM {sql}) AS integer)",
+            [*params, *params],
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list[Any]]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return (
+            f"(CAST(strftime(%s, {sql}) AS INTEGER) * 12 + CAST(strftime(%s, {sql}) AS INTEGER))",
+            ["%Y", *params, "%m", *params],
+        )
+
+
+def _year_text(years: Sequence[int]) -> list[str]:
+    """Every year from the first to the last (a year with nobody is a cell of 0), and ``unknown``."""
+    if not years:
         return [UNKNOWN]
-    return [str(y) for y in range(span["low"].year, span["high"].year + 1)] + [UNKNOWN]
+    return [str(y) for y in range(min(years), max(years) + 1)] + [UNKNOWN]
 
 
-DIMENSIONS: dict[str, Callable[[QuerySet[Person]], tuple[object, list[str]]]] = {
-    "sex": lambda persons: (F("sex"), list(Sex.values)),
-    "origin_province": lambda persons: (F("origin_province"), list(Province.values)),
-    "first_contact_year": lambda persons: (
-        Coalesce(Cast(ExtractYear("first_contact_month"), CharField()), Value(UNKNOWN)),
-        _year_levels(persons),
-    ),
+DIMENSIONS: dict[str, object] = {
+    "sex": F("sex"),
+    "origin_province": F("origin_province"),
+    "first_contact_year": _Year("first_contact_month"),
 }
 
 
-def _person_table(persons: QuerySet[Person], breakdowns: Sequence[tuple[str, ...]]) -> Table:
-    """Persons counted by each breakdown (one GROUP BY query each), protected together as one table."""
-    tables = [Table.from_counts({}, {(): persons.count()})]
+def _person_table(counted: Sequence[Mapping[str, Any]], breakdowns: Sequence[tuple[str, ...]]) -> Table:
+    """Those counted, by each breakdown, from one grouping by every dimension of the breakdowns (each breakdown's
+    counts are sums of its rows), protected together as one table."""
+    codes = [
+        {dim: UNKNOWN if row[dim] is None else str(row[dim]) for dim in DIMENSIONS if dim in row} for row in counted
+    ]
+    years = [int(row["first_contact_year"]) for row in counted if row.get("first_contact_year") is not None]
+    levels = {
+        "sex": list(Sex.values),
+        "origin_province": list(Province.values),
+        "first_contact_year": _year_text(years),
+    }
+    tables = [Table.from_counts({}, {(): _total(counted)})]
     for dims in breakdowns:
-        exprs = {f"d_{dim}": DIMENSIONS[dim](persons) for dim in dims}
-        rows = persons.annotate(**{k: e for k, (e, _levels) in exprs.items()}).values(*exprs).annotate(n=Count("id"))
-        counts = {tuple(str(row[k]) for k in exprs): row["n"] for row in rows.order_by()}
-        levels = {dim: exprs[f"d_{dim}"][1] for dim in dims}
-        tables.append(Table.from_counts(levels, counts))
+        counts: dict[tuple[str, ...], int] = {}
+        for row, row_codes in zip(counted, codes, strict=True):
+            cell = tuple(row_codes[dim] for dim in dims)
+            counts[cell] = counts.get(cell, 0) + int(row["n"])
+        tables.append(Table.from_counts({dim: levels[dim] for dim in dims}, counts))
     return Table.union(tables)
 
 
 def _count_indicator(
     population: Callable[[], QuerySet[Person]], breakdowns: Sequence[tuple[str, ...]]
 ) -> Callable[[], Computed]:
+    dims = sorted({dim for breakdown in breakdowns for dim in breakdown})
+
     def compute() -> Computed:
-        counted, left_out = _counted(population())
-        return Computed(_person_table(counted, breakdowns), left_out)
+        counts = _count(population(), by={dim: DIMENSIONS[dim] for dim in dims})
+        return Computed(_person_table(counts.counted, breakdowns), counts.left_out)
 
     return compute
 
 
-def _share_indicator(population: Callable[[], QuerySet[Person]], numerator: Q) -> Callable[[], Computed]:
+def _share_indicator(
+    population: Callable[[], QuerySet[Person]], numerator: Callable[[], Q | Exists]
+) -> Callable[[], Computed]:
     def compute() -> Computed:
-        counted, left_out = _counted(population())
-        totals = counted.aggregate(yes=Count("id", filter=numerator, distinct=True), all=Count("id", distinct=True))
-        counts: dict[tuple[str, ...], int] = {("yes",): totals["yes"], ("no",): totals["all"] - totals["yes"]}
-        return Computed(Table.from_counts({"group": ["yes", "no"]}, counts), left_out, share=("group", "yes"))
+        counts = _count(population(), aggregates={"yes": Count("pk", filter=numerator())})
+        yes, everyone = _total(counts.counted, "yes"), _total(counts.counted)
+        table = Table.from_counts({"group": ["yes", "no"]}, {("yes",): yes, ("no",): everyone - yes})
+        return Computed(table, counts.left_out, share=("group", "yes"))
 
     return compute
 
@@ -202,8 +312,28 @@ def _women_safe() -> QuerySet[Person]:
     return Person.objects.filter(sex=Sex.FEMALE, status__in=SAFE_STATUSES)
 
 
+def _is_female() -> Q:
+    return Q(sex=Sex.FEMALE)
+
+
+def _has_episode() -> Exists:
+    return Exists(ExploitationEpisode.objects.filter(person=OuterRef("pk")))
+
+
+def _banded(counted: Sequence[Mapping[str, Any]], value: str, band: Callable[[Any], str]) -> dict[tuple[str, ...], int]:
+    """Those counted, by the band of each row's ``value`` (the rows group by the value itself: few distinct ones)."""
+    counts: dict[tuple[str, ...], int] = {}
+    for row in counted:
+        code = (band(row[value]),)
+        counts[code] = counts.get(code, 0) + int(row["n"])
+    return counts
+
+
+def _sold_band(times: int | None) -> str:
+    return {0: "never", 1: "once", 2: "twice"}.get(times or 0, "three_plus")
+
+
 def times_sold() -> Computed:
-    counted, left_out = _counted(_everyone())
     sales = (
         ExploitationEpisode.objects.filter(person=OuterRef("pk"), was_sold=True)
         .order_by()
@@ -211,103 +341,104 @@ def times_sold() -> Computed:
         .annotate(n=Count("id"))
         .values("n")
     )
-    sold = counted.annotate(sold=Coalesce(Subquery(sales, output_field=IntegerField()), Value(0)))
-    band = Case(
-        When(sold=0, then=Value("never")),
-        When(sold=1, then=Value("once")),
-        When(sold=2, then=Value("twice")),
-        default=Value("three_plus"),
-        output_field=CharField(),
-    )
-    rows = sold.annotate(band=band).values("band").annotate(n=Count("id")).order_by()
-    counts: dict[tuple[str, ...], int] = {(row["band"],): row["n"] for row in rows}
-    return Computed(Table.from_counts({"times_sold": list(LABELS["times_sold"])}, counts), left_out)
+    counts = _count(_everyone(), by={"sold": Subquery(sales, output_field=IntegerField())})
+    table = Table.from_counts({"times_sold": list(LABELS["times_sold"])}, _banded(counts.counted, "sold", _sold_band))
+    return Computed(table, counts.left_out)
+
+
+def _kinds_had(records: QuerySet[Any], field: str, groups: Mapping[str, Sequence[str]]) -> Subquery:
+    """Which of ``groups`` (sets of codes of ``field``) a person has records of, as one number: bit ``i`` set when
+    she has a record in the ``i``-th group. One look at a person's records instead of one per group; the persons
+    with each group are then counted from the few distinct numbers (``_with_kind``)."""
+    bits = [
+        Coalesce(Max(Case(When(**{f"{field}__in": codes}, then=Value(1 << i)), output_field=IntegerField())), 0)
+        for i, codes in enumerate(groups.values())
+    ]
+    kinds = reduce(operator.add, bits)
+    mine = records.filter(person=OuterRef("pk")).order_by().values("person")
+    return Subquery(mine.annotate(kinds=kinds).values("kinds"), output_field=IntegerField())
+
+
+def _with_kind(counted: Sequence[Mapping[str, Any]], groups: Sequence[str]) -> dict[str, int]:
+    """Persons counted with records of each group, from rows grouped by ``_kinds_had``'s number (``kinds``)."""
+    return {
+        group: sum(int(row["n"]) for row in counted if (row["kinds"] or 0) & (1 << i)) for i, group in enumerate(groups)
+    }
 
 
 def exploitation_types() -> Computed:
     """Persons with at least one episode of each type. A person may have several types, so the cells do not add up
     to a total: each is protected on its own (no constraints), and the total is persons with any of them."""
-    counted, left_out = _counted(_everyone())
-    aggregates = {
-        group: Count("id", filter=Q(episodes__exploitation_type__in=codes), distinct=True)
-        for group, codes in EXPLOITATION_GROUPS.items()
+    kinds = _kinds_had(ExploitationEpisode.objects.all(), "exploitation_type", EXPLOITATION_GROUPS)
+    counts = _count(_everyone(), by={"kinds": kinds})
+    cells: dict[Key, int] = {
+        (("exploitation", group),): n for group, n in _with_kind(counts.counted, list(EXPLOITATION_GROUPS)).items()
     }
-    every_code = [code for codes in EXPLOITATION_GROUPS.values() for code in codes]
-    aggregates["any"] = Count("id", filter=Q(episodes__exploitation_type__in=every_code), distinct=True)
-    totals = counted.aggregate(**aggregates)
-    counts: dict[Key, int] = {(("exploitation", group),): totals[group] for group in EXPLOITATION_GROUPS}
-    return Computed(Table(counts={**counts, (): totals["any"]}), left_out)
+    anyone = sum(int(row["n"]) for row in counts.counted if row["kinds"])
+    return Computed(Table(counts={**cells, (): anyone}), counts.left_out)
+
+
+def _month_band(months: int | None) -> str:
+    for code, low, high in MONTH_BANDS:
+        if months is not None and low <= months <= high:
+            return code
+    return UNKNOWN
 
 
 def months_to_contact() -> Computed:
-    counted, left_out = _counted(_everyone())
-    months = (ExtractYear("first_contact_month") - ExtractYear("left_nk_month")) * 12 + (
-        ExtractMonth("first_contact_month") - ExtractMonth("left_nk_month")
+    months = ExpressionWrapper(
+        _MonthNumber("first_contact_month") - _MonthNumber("left_nk_month"), output_field=IntegerField()
     )
-    band = Case(
-        *[When(months__gte=lo, months__lte=hi, then=Value(code)) for code, lo, hi in MONTH_BANDS],
-        default=Value(UNKNOWN),
-        output_field=CharField(),
-    )
-    rows = (
-        counted.annotate(months=Cast(months, IntegerField())).annotate(band=band).values("band").annotate(n=Count("id"))
-    )
-    counts: dict[tuple[str, ...], int] = {(row["band"],): row["n"] for row in rows.order_by()}
-    return Computed(Table.from_counts({"months_to_contact": list(LABELS["months_to_contact"])}, counts), left_out)
+    counts = _count(_everyone(), by={"months": months})
+    levels = {"months_to_contact": list(LABELS["months_to_contact"])}
+    return Computed(Table.from_counts(levels, _banded(counts.counted, "months", _month_band)), counts.left_out)
 
 
 def route_outcomes() -> Computed:
-    counted, left_out = _counted(_everyone())
     outcome = Case(
         *[When(status__in=statuses, then=Value(code)) for code, statuses in OUTCOMES.items()],
         default=Value(OTHER),
         output_field=CharField(),
     )
-    rows = counted.annotate(outcome=outcome).values("outcome").annotate(n=Count("id")).order_by()
-    counts: dict[tuple[str, ...], int] = {(row["outcome"],): row["n"] for row in rows}
-    return Computed(Table.from_counts({"outcome": list(LABELS["outcome"])}, counts), left_out)
+    counts = _count(_everyone(), by={"outcome": outcome})
+    cells: dict[tuple[str, ...], int] = {(str(row["outcome"]),): int(row["n"]) for row in counts.counted}
+    return Computed(Table.from_counts({"outcome": list(LABELS["outcome"])}, cells), counts.left_out)
 
 
 def services_per_person() -> Computed:
     """Persons who received each kind of service (a person may receive several: no total constraint), and the
     mean number of service records per person counted."""
-    counted, left_out = _counted(_everyone())
-    aggregates = {kind: Count("id", filter=Q(services__kind=kind), distinct=True) for kind in ServiceKind.values}
-    totals = counted.aggregate(
-        **aggregates, persons=Count("id", distinct=True), records=Count("services", distinct=True)
-    )
-    counts: dict[Key, int] = {(("service", kind),): totals[kind] for kind in ServiceKind.values}
-    return Computed(
-        Table(counts={**counts, (): totals["persons"]}), left_out, ratio=(totals["records"], totals["persons"])
-    )
+
+    def received(kind: str) -> Count:
+        return Count("pk", filter=Exists(ServiceRecord.objects.filter(person=OuterRef("pk"), kind=kind)))
+
+    records = ServiceRecord.objects.filter(person=OuterRef("pk")).order_by().values("person").annotate(n=Count("id"))
+    aggregates: dict[str, Aggregate] = {kind: received(kind) for kind in ServiceKind.values}
+    aggregates["records"] = Sum(Subquery(records.values("n"), output_field=IntegerField()))
+    counts = _count(_everyone(), aggregates=aggregates)
+    cells: dict[Key, int] = {(("service", kind),): _total(counts.counted, kind) for kind in ServiceKind.values}
+    persons = _total(counts.counted)
+    ratio = (_total(counts.counted, "records"), persons)
+    return Computed(Table(counts={**cells, (): persons}), counts.left_out, ratio=ratio)
 
 
 def arrivals_kr() -> Computed:
     """Persons counted by the year they first arrived at a station in South Korea (an arrived movement), and by
     sex and year: one aggregate query with the arrival year as a subquery. Persons not (yet) arrived are not in
     the table; those left out for lack of consent are counted among the arrived only."""
-    first_arrival = (
-        Movement.objects.filter(
-            person=OuterRef("pk"), status=MovementStatus.ARRIVED, to_station__country=Country.SOUTH_KOREA
-        )
-        .order_by()
-        .values("person")
-        .annotate(first=Min("arrived_at"))
-        .values("first")
-    )
-    arrived = Person.objects.annotate(arrived_kr=Subquery(first_arrival)).filter(arrived_kr__isnull=False)
-    counted, left_out = _counted(arrived)
-    rows = (
-        counted.annotate(year=Cast(ExtractYear("arrived_kr"), CharField()))
-        .values("year", "sex")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    by_sex_year: dict[tuple[str, ...], int] = {(str(row["sex"]), str(row["year"])): row["n"] for row in rows}
+    stations = Station.objects.filter(country=Country.SOUTH_KOREA)
+    arrivals = Movement.objects.filter(to_station__in=stations, status=MovementStatus.ARRIVED)
+    first_arrival = arrivals.filter(person=OuterRef("pk")).order_by().values("person").annotate(first=Min("arrived_at"))
+    # Only those with an arrival there are looked at (one read of the arrivals, from the stations' side), and a
+    # person's first arrival is grouped by, not filtered on as well (``present``: without a time, not in the table).
+    arrived = Person.objects.filter(pk__in=arrivals.values("person"))
+    first_year = _Year(Subquery(first_arrival.values("first")))
+    counts = _count(arrived, by={"year": first_year, "sex": F("sex")}, present="year")
+    by_sex_year: dict[tuple[str, ...], int] = {(str(row["sex"]), str(row["year"])): row["n"] for row in counts.counted}
     found = sorted(int(year) for _sex, year in by_sex_year)
     years = [str(y) for y in range(found[0], found[-1] + 1)] if found else []  # a year with no arrival shows 0
     # The table of sex by year with all its margins (per year, per sex, the total), protected together.
-    return Computed(Table.from_counts({"sex": list(Sex.values), "arrival_year": years}, by_sex_year), left_out)
+    return Computed(Table.from_counts({"sex": list(Sex.values), "arrival_year": years}, by_sex_year), counts.left_out)
 
 
 IN_CARE_BREAKDOWNS = (("sex",), ("first_contact_year",), ("origin_province",))
@@ -331,13 +462,13 @@ INDICATORS: tuple[Indicator, ...] = (
         "share_women",
         _("Share of women"),
         _("Of everyone ever in care, the share who are women."),
-        _share_indicator(_everyone, Q(sex=Sex.FEMALE)),
+        _share_indicator(_everyone, _is_female),
     ),
     Indicator(
         "share_women_trafficked",
         _("Share of women who were trafficked"),
         _("Of the women ever in care, the share with at least one recorded episode of exploitation."),
-        _share_indicator(_women, Q(episodes__isnull=False)),
+        _share_indicator(_women, _has_episode),
     ),
     Indicator(
         "times_sold",

@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from importlib.metadata import version
-from typing import Any, TextIO
+from io import TextIOBase
+from typing import Any
 
 import opendp.prelude as dp
 from django.conf import settings
@@ -426,7 +427,7 @@ def public_ledger(ledger: Ledger) -> dict[str, Any]:
 # --- command line (wired by ``waystation figures dp`` and ``waystation figures budget``) -----------------------------
 
 
-def dp_command(options: Mapping[str, Any], *, actor: User | None, stdout: TextIO) -> None:
+def dp_command(options: Mapping[str, Any], *, actor: User | None, stdout: TextIOBase) -> None:
     """``waystation figures dp``: one differentially private release, printed. Bad input and an exhausted budget
     end in ``CommandError`` with the reason, having changed nothing."""
     try:
@@ -462,7 +463,7 @@ def dp_command(options: Mapping[str, Any], *, actor: User | None, stdout: TextIO
     stdout.write("\n".join(lines) + "\n")
 
 
-def budget_command(options: Mapping[str, Any], *, stdout: TextIO) -> None:
+def budget_command(options: Mapping[str, Any], *, stdout: TextIOBase) -> None:
     """``waystation figures budget``: this month's privacy budget, what was spent, what is left, and each spend."""
     ledger = privacy_ledger()
     if options.get("json"):

@@ -37,4 +37,6 @@ class ExploitationEpisode(CaseRecord):
 
     class Meta:
         ordering = ["start_month", "id"]
+        # The figures ask of every person whether she has an episode of a type, or was sold: from the index alone.
+        indexes = [models.Index(fields=["person", "exploitation_type", "was_sold"], name="episode_figures")]
         verbose_name = _("exploitation episode")

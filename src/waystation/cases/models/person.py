@@ -64,6 +64,14 @@ class Person(models.Model):
             models.Index(fields=["sex", "birth_year"]),
             # The case list's order: its first page is read from the index, not by sorting every person.
             models.Index(fields=["-first_contact_month", "case_code"], name="person_list_order"),
+            # The figures (figures.indicators) read only these coded columns of every person: from this index, short
+            # entries instead of the rows with their encrypted fields (a scan of 100,000 persons about 4x faster on
+            # SQLite). Sex first, so that "the women" is a range of it; the id next, so that each person's latest
+            # consent (``consent_latest``) is looked up in the order of that index.
+            models.Index(
+                fields=["sex", "id", "status", "origin_province", "first_contact_month", "left_nk_month"],
+                name="person_figures",
+            ),
         ]
         verbose_name = _("person")
         verbose_name_plural = _("persons")
@@ -111,4 +119,8 @@ class Consent(models.Model):
 
     class Meta:
         ordering = ["recorded_at", "id"]
-        indexes = [models.Index(fields=["person", "scope", "recorded_at"])]
+        indexes = [
+            # A person's latest decision on a scope (cases.selectors.consenting, the figures' consent rule), read
+            # from the index alone: partner, time, id and the decision itself are in it.
+            models.Index(fields=["person", "scope", "partner", "recorded_at", "id", "given"], name="consent_latest"),
+        ]
