@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,64 +15,140 @@ from waystation.accounts.models import User
 from waystation.audit.services import audit_record
 from waystation.figures import disclosure
 from waystation.figures.disclosure import Cell, Key, Policy, PreviousCell
-from waystation.figures.indicators import BY_NAME, INDICATORS, Indicator, label
+from waystation.figures.indicators import BY_NAME, INDICATORS, Computed, Indicator, label
 from waystation.figures.models import Release
 
 # The dashboard makes a fresh release when the latest one is older than this.
 DASHBOARD_MAX_AGE = timedelta(hours=24)
 
 
+# Numbers that two indicators count alike, over the same persons: a hidden number in one must not be worked out from
+# the other. Each link says the first cell is the sum of the others, as (indicator, key) pairs; ``release_batch``
+# protects the indicators released together as one system of sums, these links included, and checks that the
+# linked counts really agree (a link that stops being true after an indicator changes is a bug, and stops the release).
+Link = tuple[tuple[str, Key], tuple[tuple[str, Key], ...]]
+EVERYONE_TOTALS = ("share_women", "times_sold", "months_to_contact", "route_outcomes", "services_per_person")
+LINKS: tuple[Link, ...] = (
+    *((("persons_ever", ()), ((name, ()),)) for name in EVERYONE_TOTALS),
+    (("persons_ever", (("sex", "F"),)), (("share_women", (("group", "yes"),)),)),
+    (("share_women", (("group", "no"),)), (("persons_ever", (("sex", "M"),)), ("persons_ever", (("sex", "U"),)))),
+    (("persons_ever", (("sex", "F"),)), (("share_women_trafficked", ()),)),
+)
+
+
 def release_create(*, indicator: Indicator, actor: User | None, policy: Policy | None = None) -> Release:
     """Compute ``indicator`` now, protect it against its previous release, store it and write the audit event."""
-    policy = policy or Policy()
-    computed = indicator.compute()
-    with transaction.atomic():
-        previous = Release.objects.filter(indicator=indicator.name).order_by("-id").first()
-        cells = disclosure.protect(computed.table, policy, previous=_previous_cells(previous))
-        share = None
-        if computed.share is not None:
-            share = disclosure.share(cells[(computed.share,)], cells[()], policy)
-        ratio = None
-        if computed.ratio is not None:
-            records, persons = computed.ratio
-            if cells[()].status == disclosure.HELD and previous is not None:
-                ratio = previous.ratio  # the persons counted barely moved: so does nothing derived from them
-            elif cells[()].status == disclosure.SHOWN and persons >= policy.min_denominator:
-                ratio = round(Decimal(records) / Decimal(persons), 1)
-        left_out = disclosure.protect(disclosure.Table(counts={(): computed.left_out}), policy)[()]
-        event = audit_record(
-            actor=actor,
-            action="figures.release",
-            details={"indicator": indicator.name, **policy.as_dict()},
-        )
-        return Release.objects.create(
-            indicator=indicator.name,
-            policy=policy.as_dict(),
-            breakdowns=[list(dims) for dims in indicator.breakdowns],
-            cells=[_stored(cell) for cell in sorted(cells.values(), key=lambda c: len(c.key))],
-            share_percent=share,
-            ratio=ratio,
-            left_out=left_out.value,
-            left_out_raw=computed.left_out,
-            audit_event=event,
-        )
+    return release_batch(indicators=[indicator], actor=actor, policy=policy)[0]
 
 
 def release_all(*, actor: User | None, policy: Policy | None = None) -> list[Release]:
-    return [release_create(indicator=indicator, actor=actor, policy=policy) for indicator in INDICATORS]
+    """Every indicator, protected together (``LINKS``), each stored and audited as its own release."""
+    return release_batch(indicators=INDICATORS, actor=actor, policy=policy)
+
+
+def release_batch(
+    *, indicators: Sequence[Indicator], actor: User | None, policy: Policy | None = None
+) -> list[Release]:
+    """Compute ``indicators`` now and protect them as one table: each indicator's own sums, the links between those
+    released together, and each cell's previous release (differencing); then store and audit each release."""
+    policy = policy or Policy()
+    computed = {indicator.name: indicator.compute() for indicator in indicators}
+    with transaction.atomic():
+        previous = {name: Release.objects.filter(indicator=name).order_by("-id").first() for name in computed}
+        joint = _joint_table({name: c.table for name, c in computed.items()})
+        before: dict[Key, PreviousCell] = {}
+        for name, release in previous.items():
+            before |= {_scoped(name, key): cell for key, cell in (_previous_cells(release) or {}).items()}
+        protected = disclosure.protect(joint, policy, previous=before)
+        return [
+            _store(
+                indicator,
+                computed[indicator.name],
+                {
+                    key: replace(protected[_scoped(indicator.name, key)], key=key)
+                    for key in computed[indicator.name].table.counts
+                },
+                previous[indicator.name],
+                policy,
+                actor,
+            )
+            for indicator in indicators
+        ]
+
+
+def _store(
+    indicator: Indicator,
+    computed: Computed,
+    cells: dict[Key, Cell],
+    previous: Release | None,
+    policy: Policy,
+    actor: User | None,
+) -> Release:
+    share = None
+    if computed.share is not None:
+        share = disclosure.share(cells[(computed.share,)], cells[()], policy)
+    ratio = None
+    if computed.ratio is not None:
+        records, persons = computed.ratio
+        if cells[()].status == disclosure.HELD and previous is not None:
+            ratio = previous.ratio  # the persons counted barely moved: so does nothing derived from them
+        elif cells[()].status == disclosure.SHOWN and persons >= policy.min_denominator:
+            ratio = round(Decimal(records) / Decimal(persons), 1)
+    left_out = disclosure.protect(disclosure.Table(counts={(): computed.left_out}), policy)[()]
+    event = audit_record(
+        actor=actor, action="figures.release", details={"indicator": indicator.name, **policy.as_dict()}
+    )
+    return Release.objects.create(
+        indicator=indicator.name,
+        policy=policy.as_dict(),
+        breakdowns=[list(dims) for dims in indicator.breakdowns],
+        cells=[_stored(cell) for cell in sorted(cells.values(), key=lambda c: len(c.key))],
+        share_percent=share,
+        ratio=ratio,
+        left_out=left_out.value,
+        left_out_raw=computed.left_out,
+        audit_event=event,
+    )
+
+
+def _scoped(indicator: str, key: Key) -> Key:
+    """A cell's key in the joint table: its indicator first, so that indicators' cells never collide."""
+    return (("@indicator", indicator), *key)
+
+
+def _joint_table(tables: Mapping[str, disclosure.Table]) -> disclosure.Table:
+    """One table of every cell of ``tables`` (keys scoped by indicator) with each table's own sums and the links
+    between the indicators present. A link whose counts disagree is a bug in an indicator's definition: refused."""
+    joint = disclosure.Table(counts={})
+    for name, table in tables.items():
+        joint.counts |= {_scoped(name, key): n for key, n in table.counts.items()}
+        joint.constraints += [
+            disclosure.Constraint(_scoped(name, c.total), tuple(_scoped(name, part) for part in c.parts))
+            for c in table.constraints
+        ]
+    for (total_name, total_key), parts in LINKS:
+        members = [(total_name, total_key), *parts]
+        if not all(name in tables and key in tables[name].counts for name, key in members):
+            continue
+        total = tables[total_name].counts[total_key]
+        summed = sum(tables[name].counts[key] for name, key in parts)
+        if total != summed:
+            raise ValueError(f"linked figures disagree: {total_name}{dict(total_key)} = {total}, parts sum to {summed}")
+        joint.constraints.append(
+            disclosure.Constraint(_scoped(total_name, total_key), tuple(_scoped(name, key) for name, key in parts))
+        )
+    return joint
 
 
 def current_releases(*, actor: User | None) -> list[Release]:
-    """The latest release of every indicator, releasing afresh those with none or only an old one."""
+    """The latest release of every indicator; when any is missing or a day old, every indicator afresh (together,
+    so that the links between them are protected)."""
     now = timezone.now()
     latest = {r.indicator: r for r in Release.objects.order_by("indicator", "id")}
-    releases = []
-    for indicator in INDICATORS:
-        release = latest.get(indicator.name)
-        if release is None or now - release.created_at > DASHBOARD_MAX_AGE:
-            release = release_create(indicator=indicator, actor=actor)
-        releases.append(release)
-    return releases
+    stale = [i for i in INDICATORS if i.name not in latest or now - latest[i.name].created_at > DASHBOARD_MAX_AGE]
+    if stale:
+        return release_all(actor=actor)
+    return [latest[indicator.name] for indicator in INDICATORS]
 
 
 @dataclass(frozen=True)
