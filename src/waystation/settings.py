@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "waystation.cases",
     "waystation.vault",
     "waystation.figures",
+    "waystation.intake",
+    "waystation.linkage",
     "waystation.web",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class IntakeConfig(AppConfig):
+    """Bringing existing records in: spreadsheet imports (parsing and validation live in ``interop``)."""
+
+    name = "waystation.intake"
+    label = "intake"
