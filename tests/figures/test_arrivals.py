@@ -87,3 +87,16 @@ def test_the_shipped_series_is_the_reference_data_and_adds_up() -> None:
     assert sum(int(r["total"]) for r in rows if r is not cumulative) == int(cumulative["total"])
     if SHARED_SERIES.exists():  # the package ships the project's reference file unchanged
         assert shipped.read_bytes() == (SHARED_SERIES / shipped.name).read_bytes()
+
+
+def test_the_printed_release_names_the_national_figures_and_their_source(population: SimpleNamespace) -> None:
+    out = io.StringIO()
+    call_command("figures", stdout=out)
+    text = out.getvalue()
+    section = text[text.index("(arrivals_kr)") :].split("\n\n")[0]
+    assert "National figures: Ministry of Unification" in section
+    years = [y for y in national_arrivals() if f"arrival_year={y} " in section]
+    assert years, "the printed release has years the ministry reports"
+    for year in years:
+        line = next(line for line in section.splitlines() if f"arrival_year={year} " in line and "sex=" not in line)
+        assert f"(nationally: {national_arrivals()[year]['total']:,})" in line

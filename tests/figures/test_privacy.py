@@ -367,3 +367,23 @@ def test_the_commands_print_the_release_and_the_budget(population: SimpleNamespa
 
     text = figures("budget")
     assert "women_safe_now" in text and "first_contacts_per_month" in text
+
+
+# --- the analyst's dashboard ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_dashboard_shows_the_latest_noisy_releases_and_the_budget_without_spending(
+    population: SimpleNamespace, settings: Any, client_for: Any
+) -> None:
+    budget(settings, 1)
+    client = client_for(population.analyst)
+    assert "None released yet." in client.get("/").content.decode()
+    spend = dp_release_create(series="women_safe_now", epsilon="0.25", actor=None)
+    spent_before = counts_now()
+    page = client.get("/").content.decode()
+    assert counts_now()[0] == spent_before[0]  # looking spends nothing
+    assert "Privacy budget for" in page and "0.25 of 1 spent, 0.75 left" in page
+    shown = spend.cells[0]["value"]
+    assert ("fewer than 10" if shown is None else f"<strong>{shown}</strong>") in page
+    assert "Epsilon 0.25 spent" in page

@@ -359,6 +359,18 @@ def latest_dp_releases() -> dict[str, PrivacySpend]:
     return {name: spend for name, spend in latest.items() if spend is not None}
 
 
+def dashboard_dp() -> dict[str, Any]:
+    """What the analyst's dashboard shows of the noisy series: this month's budget and the latest release of each
+    series (nothing is released or spent by looking)."""
+    ledger = privacy_ledger()
+    return {
+        "ledger": {**public_ledger(ledger), "renews": ledger.renews_at},  # epsilons as a person writes them
+        "releases": [
+            {**public_dp_release(spend), "released": spend.created_at} for spend in latest_dp_releases().values()
+        ],
+    }
+
+
 # --- what may be shown ----------------------------------------------------------------------------------------------
 
 SHOWN = "shown"

@@ -19,6 +19,7 @@ from waystation.cases.access import visible_persons
 from waystation.cases.choices import ENDED_STATUSES, CaseStatus
 from waystation.cases.models import Assignment, FollowUpTask
 from waystation.figures.charts import dashboard_charts
+from waystation.figures.privacy import dashboard_dp
 from waystation.figures.releases import dashboard_figures
 from waystation.network.access import visible_stations
 from waystation.network.models import Station, StationStatus
@@ -68,6 +69,7 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
         # Released values only (disclosure control applied); a fresh release when the latest is a day old.
         context["figures"] = dashboard_figures(actor=user)
         context["charts"] = dashboard_charts(context["figures"])  # drawn from those released values only
+        context["noisy"] = dashboard_dp()  # the series published with differential privacy, and the month's budget
     return render(request, "web/dashboard.html", context)
 
 

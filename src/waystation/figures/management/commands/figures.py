@@ -114,7 +114,11 @@ class Command(BaseCommand):
         for cell in item["cells"]:
             name = ", ".join(f"{dim}={code}" for dim, code in cell["key"].items())
             note = "  (held from the previous release)" if cell["status"] == "held" else ""
+            if cell.get("reference") is not None:
+                note += f"  (nationally: {cell['reference']:,})"
             self.stdout.write(f"    {name:<45} {_shown(cell['value'], cell['status'], threshold):>12}{note}")
+        if item["reference_source"]:
+            self.stdout.write(f"  National figures: {item['reference_source']}")
         left = _shown(item["left_out_for_lack_of_consent"], item["left_out_status"], threshold)
         self.stdout.write(f"  Left out for lack of consent: {left}")
         self.stdout.write("")
