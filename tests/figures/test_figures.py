@@ -22,7 +22,7 @@ from waystation.cases.selectors import consenting
 from waystation.cases.services import consent_record, person_register
 from waystation.figures.indicators import BY_NAME, INDICATORS
 from waystation.figures.models import ImmutableReleaseError, Release
-from waystation.figures.releases import release_all, release_create
+from waystation.figures.releases import public_release, release_all, release_create
 from waystation.vault.reveal import reveal
 
 pytestmark = pytest.mark.django_db
@@ -63,9 +63,14 @@ def test_counts_match_the_records_of_those_who_consented(population: SimpleNames
     shown = ever["left_out_for_lack_of_consent"]
     assert (shown is None and 0 < left_out < 10) or abs(shown - left_out) <= 2
     share = released["share_women"]["share_percent"]
-    assert share == round(100 * women / n)
+    assert share == half_up(100 * women, n)
     trafficked = counted.filter(sex=Sex.FEMALE).filter(Q(episodes__isnull=False)).distinct().count()
-    assert released["share_women_trafficked"]["share_percent"] == round(100 * trafficked / women)
+    assert released["share_women_trafficked"]["share_percent"] == half_up(100 * trafficked, women)
+
+
+def half_up(numerator: int, denominator: int) -> int:
+    """A percentage as published: halves round up (Python's round() would round them to even)."""
+    return (2 * numerator + denominator) // (2 * denominator)
 
 
 def test_withdrawing_consent_takes_a_person_out_of_the_figures(population: SimpleNamespace) -> None:
@@ -129,10 +134,15 @@ def test_the_readable_table_says_hidden_never_a_small_number(population: SimpleN
     text = out.getvalue()
     assert "People in care now (persons_in_care_now)" in text
     assert "Left out for lack of consent" in text
+    checked = 0
     for line in text.splitlines():
-        last = line.split()[-1] if line.split() else ""
+        # The shown number of a cell line is the field after the cell's name, before any note in brackets.
+        words = line.split("(")[0].split() if line.startswith("    ") else line.split()
+        last = words[-1] if words else ""
         if last.isdigit():
             assert int(last) == 0 or (int(last) >= 10 and int(last) % 5 == 0), line
+            checked += 1
+    assert checked > 20 and any("nationally" in line for line in text.splitlines())
 
 
 def _case_codes_and_names(user: User) -> list[str]:
@@ -176,3 +186,59 @@ def test_a_second_release_holds_the_shares_and_the_mean(population: SimpleNamesp
         assert first[name]["share_percent"] is not None
         assert second[name]["share_percent"] == first[name]["share_percent"]
     assert second["services_per_person"]["per_person"] == first["services_per_person"]["per_person"] is not None
+
+
+# --- what a review found: weaker policies, the left-out count, "fewer than" ------------------------------------------
+
+
+def test_a_weaker_policy_than_the_default_is_refused_and_releases_nothing(population: SimpleNamespace) -> None:
+    for weaker in (["--threshold", "5"], ["--rounding", "1"], ["--min-denominator", "10"]):
+        with pytest.raises(CommandError, match="only be stricter than the default policy"):
+            call_command("figures", *weaker, stdout=io.StringIO())
+    assert not Release.objects.exists()
+    stricter = run_figures("--threshold", "20", "--rounding", "10")
+    assert all(v is None or v % 10 == 0 for item in stricter.values() for v in [item["value"]])
+
+
+def _women_safe(world: SimpleNamespace, n: int) -> None:
+    for i in range(n):
+        person = person_register(
+            actor=world.keeper_a, station=world.station_a, sex="F", name_romanized=f"Gasang Anjeon {i} (fictional)"
+        )
+        consent_record(actor=world.coordinator, person=person, scope=ConsentScope.STATISTICS, given=True)
+
+
+def test_fewer_than_ten_is_said_only_while_it_is_true(world: SimpleNamespace) -> None:
+    _women_safe(world, 5)
+    first = public_release(release_create(indicator=BY_NAME["women_safe_now"], actor=None))
+    raw_first = Release.objects.latest("id").cells[0]["raw"]
+    assert 0 < raw_first < 10 and first["value"] is None and first["value_fewer_than_threshold"] is True
+    _women_safe(world, 14 - raw_first)  # now 14: above the threshold, but moved by fewer than 10, so held hidden
+    second = public_release(release_create(indicator=BY_NAME["women_safe_now"], actor=None))
+    assert Release.objects.latest("id").cells[0]["raw"] == 14
+    assert second["value"] is None and second["value_fewer_than_threshold"] is False
+    out = io.StringIO()
+    call_command("figures", stdout=out)
+    section = out.getvalue()[out.getvalue().index("(women_safe_now)") :].split("\n\n")[0]
+    assert "Total: hidden" in section and "fewer than" not in section.split("Left out")[0]
+
+
+def test_the_left_out_count_is_held_between_releases_like_any_count(population: SimpleNamespace) -> None:
+    first = release_create(indicator=BY_NAME["persons_ever"], actor=None)
+    person = consenting(Person.objects.all(), ConsentScope.STATISTICS).first()
+    assert person is not None
+    consent_record(actor=population.coordinator, person=person, scope=ConsentScope.STATISTICS, given=False)
+    second = release_create(indicator=BY_NAME["persons_ever"], actor=None)
+    assert second.left_out_raw == first.left_out_raw + 1
+    assert second.left_out == first.left_out  # one more person left out does not show
+    assert second.left_out_basis == first.left_out_basis
+
+
+def test_every_link_between_indicators_is_protected_in_a_full_release(population: SimpleNamespace) -> None:
+    from waystation.figures.releases import LINKS, _joint_table, _scoped
+
+    joint = _joint_table({indicator.name: indicator.compute().table for indicator in INDICATORS})
+    constraints = {(c.total, frozenset(c.parts)) for c in joint.constraints}
+    for (total_name, total_key), parts in LINKS:
+        linked = (_scoped(total_name, total_key), frozenset(_scoped(name, key) for name, key in parts))
+        assert linked in constraints, (total_name, total_key)

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from waystation.figures.disclosure import Cell, Key, Policy, Table, protect
-from waystation.figures.releases import _joint_table, _scoped
+from waystation.figures.releases import FiguresInconsistent, _joint_table, _scoped
 
 POLICY = Policy()
 SEARCH = range(0, 61)  # every count the attacker tries for F, M and U
@@ -96,5 +96,13 @@ def test_released_together_no_hidden_count_of_any_of_them_can_be_worked_out(f: i
 def test_linked_counts_that_disagree_stop_the_release() -> None:
     broken = tables(30, 4, 1)
     broken["share_women_trafficked"] = Table(counts={(): 29})  # not the women of the sex table any more
-    with pytest.raises(ValueError, match="linked figures disagree"):
+    with pytest.raises(FiguresInconsistent, match="linked figures disagree") as refused:
         _joint_table(broken)
+    assert not any(ch.isdigit() for ch in str(refused.value)), "the message names the figures, never a count"
+
+
+def test_a_link_to_a_cell_an_indicator_no_longer_has_stops_the_release() -> None:
+    renamed = tables(30, 4, 1)
+    renamed["share_women"] = Table.from_counts({"group": ["women", "others"]}, {("women",): 30, ("others",): 5})
+    with pytest.raises(FiguresInconsistent, match="missing"):
+        _joint_table(renamed)

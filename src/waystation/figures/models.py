@@ -30,6 +30,9 @@ class Release(WriteOnceModel):
     ratio = models.DecimalField(max_digits=8, decimal_places=1, null=True, blank=True)
     left_out = models.PositiveIntegerField(_("left out for lack of consent, as shown"), null=True, blank=True)
     left_out_raw = models.PositiveIntegerField(default=0)
+    # The count the shown "left out" was decided on (differs from the raw count while it is held), for the next
+    # release's differencing check, as each cell's "basis". Null on releases made before it was kept: their raw count.
+    left_out_basis = models.PositiveIntegerField(null=True, blank=True)
     audit_event = models.ForeignKey("audit.AuditEvent", on_delete=models.PROTECT, related_name="+")
 
     refusal = ImmutableReleaseError

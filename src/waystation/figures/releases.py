@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from waystation.accounts.models import User
@@ -52,13 +52,19 @@ def release_batch(
     """Compute ``indicators`` now and protect them as one table: each indicator's own sums, the links between those
     released together, and each cell's previous release (differencing); then store and audit each release."""
     policy = policy or Policy()
-    computed = {indicator.name: indicator.compute() for indicator in indicators}
+    check_policy(policy)
+    computed = _compute_in_one_snapshot(indicators)
     with transaction.atomic():
         previous = {name: Release.objects.filter(indicator=name).order_by("-id").first() for name in computed}
         joint = _joint_table({name: c.table for name, c in computed.items()})
         before: dict[Key, PreviousCell] = {}
         for name, release in previous.items():
             before |= {_scoped(name, key): cell for key, cell in (_previous_cells(release) or {}).items()}
+            if release is not None:
+                basis = release.left_out_raw if release.left_out_basis is None else release.left_out_basis
+                before[_left_out_key(name)] = PreviousCell(release.left_out, basis)
+        for name, c in computed.items():  # each indicator's "left out for lack of consent": a count of its own
+            joint.counts[_left_out_key(name)] = c.left_out
         protected = disclosure.protect(joint, policy, previous=before)
         return [
             _store(
@@ -68,6 +74,7 @@ def release_batch(
                     key: replace(protected[_scoped(indicator.name, key)], key=key)
                     for key in computed[indicator.name].table.counts
                 },
+                protected[_left_out_key(indicator.name)],
                 previous[indicator.name],
                 policy,
                 actor,
@@ -80,6 +87,7 @@ def _store(
     indicator: Indicator,
     computed: Computed,
     cells: dict[Key, Cell],
+    left_out: Cell,
     previous: Release | None,
     policy: Policy,
     actor: User | None,
@@ -94,7 +102,6 @@ def _store(
             ratio = previous.ratio  # the persons counted barely moved: so does nothing derived from them
         elif cells[()].status == disclosure.SHOWN and persons >= policy.min_denominator:
             ratio = round(Decimal(records) / Decimal(persons), 1)
-    left_out = disclosure.protect(disclosure.Table(counts={(): computed.left_out}), policy)[()]
     event = audit_record(
         actor=actor, action="figures.release", details={"indicator": indicator.name, **policy.as_dict()}
     )
@@ -107,8 +114,50 @@ def _store(
         ratio=ratio,
         left_out=left_out.value,
         left_out_raw=computed.left_out,
+        left_out_basis=left_out.basis,
         audit_event=event,
     )
+
+
+class PolicyTooWeak(ValueError):
+    """A release may be stricter than the default policy, never weaker: every release lands on the dashboard and in
+    reports, and later releases hold its values."""
+
+
+# The least protection any stored release gets (``waystation figures --threshold ...`` may only raise it).
+FLOOR = Policy()
+
+
+def check_policy(policy: Policy) -> None:
+    weaker = [
+        f"{name} {getattr(policy, name)} (at least {getattr(FLOOR, name)})"
+        for name in ("threshold", "rounding_base", "min_denominator")
+        if getattr(policy, name) < getattr(FLOOR, name)
+    ]
+    if weaker:
+        raise PolicyTooWeak("A release may only be stricter than the default policy: " + ", ".join(weaker) + ".")
+
+
+class FiguresInconsistent(Exception):  # noqa: N818 - a state of the data, reported to the user
+    """Two figures that count the same persons disagree: an indicator's definition drifted from its link. The
+    message names the figures, never a count."""
+
+
+def _compute_in_one_snapshot(indicators: Sequence[Indicator]) -> dict[str, Computed]:
+    """Every indicator computed from the same state of the records, so that linked figures agree even while people
+    are being registered: one read-only REPEATABLE READ transaction on PostgreSQL (the writes that follow run in a
+    transaction of their own, at READ COMMITTED, as the audit trail's lock needs); on SQLite one transaction, which
+    Waystation opens IMMEDIATE, so writers wait. Inside a caller's transaction (the tests), that one."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return {indicator.name: indicator.compute() for indicator in indicators}
+
+
+def _left_out_key(indicator: str) -> Key:
+    return (("@indicator", indicator), ("@left_out", "yes"))
 
 
 def _scoped(indicator: str, key: Key) -> Key:
@@ -128,12 +177,16 @@ def _joint_table(tables: Mapping[str, disclosure.Table]) -> disclosure.Table:
         ]
     for (total_name, total_key), parts in LINKS:
         members = [(total_name, total_key), *parts]
-        if not all(name in tables and key in tables[name].counts for name, key in members):
-            continue
+        if not all(name in tables for name, _key in members):
+            continue  # released alone (a test's single release): nothing to link it to
+        missing = [f"{name}{dict(key)}" for name, key in members if key not in tables[name].counts]
+        if missing:
+            raise FiguresInconsistent(f"linked figures are missing from their indicators: {', '.join(missing)}")
         total = tables[total_name].counts[total_key]
         summed = sum(tables[name].counts[key] for name, key in parts)
         if total != summed:
-            raise ValueError(f"linked figures disagree: {total_name}{dict(total_key)} = {total}, parts sum to {summed}")
+            named = ", ".join(f"{name}{dict(key)}" for name, key in parts)
+            raise FiguresInconsistent(f"linked figures disagree: {total_name}{dict(total_key)} and {named}")
         joint.constraints.append(
             disclosure.Constraint(_scoped(total_name, total_key), tuple(_scoped(name, key) for name, key in parts))
         )
@@ -199,8 +252,29 @@ class DashboardFigure:
     per_person: Decimal | None
     cells: list[PublicCell]
     left_out: int | None
+    left_out_fewer_than_threshold: bool  # hidden for being under the threshold now (not merely held hidden)
     threshold: int
     released_at: Any
+
+
+def fewer_than_threshold(release: Release) -> tuple[bool, bool]:
+    """Whether "fewer than <threshold>" is true of the release's headline number and of its "left out" count.
+
+    Only a number hidden because it is under the threshold now reads so. A single-number indicator held hidden
+    (it was under the threshold and has barely moved) may be above it by now: it reads "not published", like a
+    cell hidden to protect another; so does any hidden number of an indicator with a breakdown, where saying which
+    hidden cells are the small ones would narrow them down.
+    """
+    threshold = release.policy["threshold"]
+    total = next((c for c in release.cells if not c["key"]), None)
+    headline = (
+        len(release.cells) == 1
+        and total is not None
+        and total["value"] is None
+        and total["reason"] == disclosure.PRIMARY
+    )
+    left_out = release.left_out is None and 0 < release.left_out_raw < threshold
+    return headline, left_out
 
 
 def dashboard_figures(*, actor: User | None) -> list[DashboardFigure]:
@@ -209,17 +283,19 @@ def dashboard_figures(*, actor: User | None) -> list[DashboardFigure]:
         indicator = BY_NAME[release.indicator]
         cells = public_cells(release)
         total = next((c for c in cells if not c.codes), None)
+        fewer, left_out_fewer = fewer_than_threshold(release)
         figures.append(
             DashboardFigure(
                 name=release.indicator,
                 title=str(indicator.title),
                 definition=str(indicator.definition),
                 value=total.value if total else None,
-                fewer_than_threshold=total is not None and total.value is None and len(cells) == 1,
+                fewer_than_threshold=fewer,
                 share_percent=release.share_percent,
                 per_person=release.ratio,
                 cells=[c for c in cells if c.codes],
                 left_out=release.left_out,
+                left_out_fewer_than_threshold=left_out_fewer,
                 threshold=release.policy["threshold"],
                 released_at=release.created_at,
             )
@@ -232,6 +308,7 @@ def public_release(release: Release) -> dict[str, Any]:
     indicator = BY_NAME.get(release.indicator)
     cells = public_cells(release)
     total = next((c for c in cells if not c.codes), None)
+    fewer, left_out_fewer = fewer_than_threshold(release)
     return {
         "indicator": release.indicator,
         "title": str(indicator.title) if indicator else release.indicator,
@@ -243,10 +320,12 @@ def public_release(release: Release) -> dict[str, Any]:
         "note": "shown counts are rounded to the policy's rounding base; suppressed and held cells are not shown",
         "value": total.value if total else None,
         "value_status": total.status if total else None,
+        "value_fewer_than_threshold": fewer,
         "share_percent": release.share_percent,
         "per_person": float(release.ratio) if release.ratio is not None else None,
         "left_out_for_lack_of_consent": release.left_out,
         "left_out_status": "suppressed" if release.left_out is None else "shown",
+        "left_out_fewer_than_threshold": left_out_fewer,
         "breakdowns": release.breakdowns,
         "reference_source": indicator.reference_source if indicator else "",
         "cells": [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +21,7 @@ from waystation.cases.choices import ENDED_STATUSES, CaseStatus
 from waystation.cases.models import Assignment, FollowUpTask
 from waystation.figures.charts import dashboard_charts
 from waystation.figures.privacy import dashboard_dp
-from waystation.figures.releases import dashboard_figures
+from waystation.figures.releases import FiguresInconsistent, dashboard_figures
 from waystation.network.access import visible_stations
 from waystation.network.models import Station, StationStatus
 from waystation.network.selectors import (
@@ -30,6 +31,8 @@ from waystation.network.selectors import (
     stations_with_occupancy,
 )
 from waystation.web.types import AuthedHttpRequest
+
+logger = logging.getLogger(__name__)
 
 
 @require_safe
@@ -67,7 +70,11 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
         context["heading_to_risk"] = open_movements_to(at_risk_stations).filter(person__in=persons.values("id"))
     elif user.role == Role.ANALYST:
         # Released values only (disclosure control applied); a fresh release when the latest is a day old.
-        context["figures"] = dashboard_figures(actor=user)
+        try:
+            context["figures"] = dashboard_figures(actor=user)
+        except FiguresInconsistent:
+            logger.exception("figures: no release could be made")  # names figures, never a count
+            context["figures"], context["figures_failed"] = [], True
         context["charts"] = dashboard_charts(context["figures"])  # drawn from those released values only
         context["noisy"] = dashboard_dp()  # the series published with differential privacy, and the month's budget
     return render(request, "web/dashboard.html", context)

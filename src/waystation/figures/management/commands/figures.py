@@ -24,7 +24,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from waystation.figures import privacy
 from waystation.figures.disclosure import Policy
-from waystation.figures.releases import public_release, release_all
+from waystation.figures.releases import FiguresInconsistent, PolicyTooWeak, public_release, release_all
 
 # The options each action takes (None: the release). ``--json`` prints JSON wherever it is accepted.
 OPTIONS: dict[str | None, tuple[str, ...]] = {
@@ -91,7 +91,10 @@ class Command(BaseCommand):
             policy = Policy(**{field: options[name] for field, name in chosen.items() if options[name] is not None})
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        released = [public_release(release) for release in release_all(actor=None, policy=policy)]
+        try:
+            released = [public_release(release) for release in release_all(actor=None, policy=policy)]
+        except (PolicyTooWeak, FiguresInconsistent) as exc:
+            raise CommandError(f"Nothing was released: {exc}") from exc
         if options["json"]:
             self.stdout.write(json.dumps({"releases": released}, ensure_ascii=False, indent=2))
             return
@@ -102,11 +105,7 @@ class Command(BaseCommand):
         threshold = item["policy"]["threshold"]
         self.stdout.write(self.style.MIGRATE_HEADING(f"{item['title']} ({item['indicator']})"))
         self.stdout.write(f"  {item['definition']}")
-        total = item["value"]
-        if total is None and not item["cells"]:
-            self.stdout.write(f"  Total: fewer than {threshold}")
-        else:
-            self.stdout.write(f"  Total: {_shown(total, item['value_status'], threshold)}")
+        self.stdout.write(f"  Total: {_shown(item['value'], item['value_fewer_than_threshold'], threshold)}")
         if item["share_percent"] is not None:
             self.stdout.write(f"  Share: {item['share_percent']}%")
         if item["per_person"] is not None:
@@ -116,10 +115,10 @@ class Command(BaseCommand):
             note = "  (held from the previous release)" if cell["status"] == "held" else ""
             if cell.get("reference") is not None:
                 note += f"  (nationally: {cell['reference']:,})"
-            self.stdout.write(f"    {name:<45} {_shown(cell['value'], cell['status'], threshold):>12}{note}")
+            self.stdout.write(f"    {name:<45} {_shown(cell['value'], False, threshold):>12}{note}")
         if item["reference_source"]:
             self.stdout.write(f"  National figures: {item['reference_source']}")
-        left = _shown(item["left_out_for_lack_of_consent"], item["left_out_status"], threshold)
+        left = _shown(item["left_out_for_lack_of_consent"], item["left_out_fewer_than_threshold"], threshold)
         self.stdout.write(f"  Left out for lack of consent: {left}")
         self.stdout.write("")
 
@@ -148,7 +147,7 @@ class Command(BaseCommand):
         try:
             reports.template_text(template, language)  # refuse an unknown template before releasing anything
             data = reports.report_create(template=template, language=language, fmt=fmt, actor=None)
-        except reports.ReportError as exc:
+        except (reports.ReportError, FiguresInconsistent) as exc:
             raise CommandError(str(exc)) from exc
         try:
             path.write_bytes(data)
@@ -175,6 +174,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
 
-def _shown(value: int | None, status: str | None, threshold: int) -> str:
-    # A hidden cell may be under the threshold or hide one that is: the table does not say which.
-    return "hidden" if value is None else str(value)
+def _shown(value: int | None, fewer_than_threshold: bool, threshold: int) -> str:
+    """A released number as printed. A hidden one reads "fewer than N" only when that is what hid it; otherwise
+    "hidden": it may be hidden to protect another, or held hidden, and saying which would narrow it down."""
+    if value is not None:
+        return str(value)
+    return f"fewer than {threshold}" if fewer_than_threshold else "hidden"
