@@ -198,3 +198,32 @@ def test_tables_of_the_same_indicator_share_their_total() -> None:
     assert cells[()].value is None or cells[(("sex", "F"),)].value is None
     if cells[(("sex", "F"),)].value is not None:
         assert cells[(("year", "2024"),)].value is None or cells[(("year", "2025"),)].value is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables())
+def test_hidden_cells_never_add_up_to_a_small_count_under_a_shown_total(
+    drawn: tuple[dict[str, list[str]], dict[tuple[str, ...], int]],
+) -> None:
+    # Two hidden cells of 4 and 1 under a shown total of 50 beside a shown 45: each is safe, but "50 - 45" is 5.
+    levels, grid = drawn
+    table = Table.from_counts(levels, grid)
+    cells = protect(table, POLICY)
+    for constraint in table.constraints:
+        if cells[constraint.total].value is None:
+            continue
+        hidden = [cells[key].raw for key in constraint.parts if cells[key].value is None]
+        assert sum(hidden) == 0 or sum(hidden) >= POLICY.threshold, (constraint, hidden)
+
+
+def test_a_cell_shown_last_time_is_not_taken_as_cover_for_a_new_small_one() -> None:
+    # Last time 30 women and 15 men, all shown. Now 5 men: hiding the (unchanged, held) women as cover would be no
+    # cover at all (the reader still has 30 from last time, and 35 - 30 = 5): the total is hidden instead.
+    levels = {"sex": ["F", "M"]}
+    before = protect(Table.from_counts(levels, {("F",): 30, ("M",): 15}), POLICY)
+    assert all(cell.value is not None for cell in before.values())
+    previous = {key: PreviousCell(cell.value, cell.basis) for key, cell in before.items()}
+    now = protect(Table.from_counts(levels, {("F",): 30, ("M",): 5}), POLICY, previous=previous)
+    assert now[(("sex", "M"),)].value is None
+    assert now[(("sex", "F"),)].value == 30 and now[(("sex", "F"),)].status == HELD
+    assert now[()].value is None  # the cover is the total, not the women the reader already knows

@@ -168,7 +168,10 @@ def protect(
             held[key] = before
             if before.value is None:
                 hidden[key] = HELD_CHANGE  # hidden last time and barely moved: stays hidden
-    _complementary(table, hidden)
+    # A cell held at the value it showed last time is public in effect (the reader has that value, and it has moved
+    # by less than the threshold since): hiding it now would give a small cell no cover.
+    public = {key for key, before in held.items() if before.value is not None}
+    _complementary(table, hidden, threshold=policy.threshold, public=public)
     cells: dict[Key, Cell] = {}
     for key, raw in counts.items():
         reason = hidden.get(key)
@@ -226,22 +229,41 @@ def determined(table: Table, hidden: Iterable[Key]) -> set[Key]:
     return {columns[col] for r, col in pivots if sum(1 for x in rows[r] if x) == 1}
 
 
-def _complementary(table: Table, hidden: dict[Key, str]) -> None:
-    """Hide more cells until no hidden non-zero cell can be worked out.
+def _complementary(
+    table: Table, hidden: dict[Key, str], *, threshold: int = 1, public: frozenset[Key] | set[Key] = frozenset()
+) -> None:
+    """Hide more cells until no hidden non-zero cell can be worked out, nor a small sum of hidden cells.
 
     Only hidden cells with a count above 0 give cover: a hidden 0 (a cell held hidden that dropped to 0) can be
-    pinned by "no count is negative", which the linear check does not see, so it is treated as if shown.
+    pinned by "no count is negative", which the linear check does not see, so it is treated as if shown. Cells in
+    ``public`` (held at a value shown before) are not chosen as cover while another cell can be.
+
+    Two rules per sum: a sum with exactly one hidden member gets a second one; a sum whose total is shown and whose
+    hidden members add up to less than ``threshold`` (two hidden cells of 4 and 1 under a shown total: their 5 is
+    "total minus the rest") gets one more, so that what subtraction gives is never a small count.
     """
     counts = table.counts
+
+    def cover(members: tuple[Key, ...]) -> Key | None:
+        candidates = [key for key in members if key not in hidden and counts[key] > 0]
+        preferred = [key for key in candidates if key not in public] or candidates
+        return min(preferred, key=lambda key: (counts[key], len(key) == 0, key)) if preferred else None
+
     while True:
         changed = False
         for constraint in table.constraints:
             members = constraint.members
-            if sum(1 for key in members if key in hidden and counts[key] > 0) != 1:
+            hidden_here = [key for key in members if key in hidden and counts[key] > 0]
+            small_sum = (
+                constraint.total not in hidden
+                and len(hidden_here) >= 2
+                and 0 < sum(counts[key] for key in hidden_here) < threshold
+            )
+            if len(hidden_here) != 1 and not small_sum:
                 continue
-            candidates = [key for key in members if key not in hidden and counts[key] > 0]
-            if candidates:
-                hidden[min(candidates, key=lambda key: (counts[key], len(key) == 0, key))] = SECONDARY
+            chosen = cover(members)
+            if chosen is not None:
+                hidden[chosen] = SECONDARY
                 changed = True
         if changed:
             continue
