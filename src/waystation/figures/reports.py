@@ -93,7 +93,7 @@ def report_render(*, template: str, language: str = "en", actor: User | None) ->
     text = template_text(template, language)
     with translation.override(language):
         releases = current_releases(actor=actor)
-        figures = {figure.name: figure for figure in dashboard_figures(actor=actor)}
+        figures = {figure.name: figure for figure in dashboard_figures(actor=actor, releases=releases)}
         policy = releases[0].policy if releases else {"threshold": 10, "rounding_base": 5, "min_denominator": 50}
         released_on = max((r.created_at for r in releases), default=timezone.now())
         values = Values(figures, policy, timezone.localdate(released_on).isoformat())
