@@ -259,10 +259,14 @@ OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False  # the password opens the user's k
 OTP_WEBAUTHN_HELPER_CLASS = "waystation.accounts.passkeys.PasskeyHelper"
 
 # Differential privacy (figures/privacy.py): the total privacy loss (epsilon) that all noisy releases of one calendar
-# month (UTC) may spend together; each `waystation figures dp` release spends a part (0.1 by default) and is refused
-# once the month's total would go past this. What epsilon means, in plain words: docs/figures-methodology.md. The
-# value is checked (a number above 0) when a release asks for it.
-WAYSTATION_DP_BUDGET = {"epsilon_per_period": os.environ.get("WAYSTATION_DP_EPSILON_PER_MONTH", "1.0")}
+# month (UTC) may spend together, and of one calendar year; each `waystation figures dp` release spends a part (0.1
+# by default) and is refused once either total would go past its limit. Losses add up from month to month: the
+# yearly cap is what bounds a year. What epsilon means, in plain words: docs/figures-methodology.md. The values are
+# checked (numbers above 0) when a release asks for them.
+WAYSTATION_DP_BUDGET = {
+    "epsilon_per_period": os.environ.get("WAYSTATION_DP_EPSILON_PER_MONTH", "1.0"),
+    "epsilon_per_year": os.environ.get("WAYSTATION_DP_EPSILON_PER_YEAR", "6.0"),
+}
 
 # Where the quick-exit control sends the browser: an ordinary, neutral page.
 QUICK_EXIT_URL = os.environ.get("WAYSTATION_QUICK_EXIT_URL", "https://www.weather.com/")
