@@ -5,9 +5,12 @@ and only medians and ratios measured side by side in one run are reported).
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +20,7 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR / ".data"  # ignored by git (bench/.gitignore)
+SEED, STATIONS = 20240501, 12  # every benchmark's synthetic network: the same seed and number of stations
 # The password of every account the benchmarks make, in their own throwaway databases of synthetic data.
 PASSWORD = "bench-lantern-river-42"  # noqa: S105
 
@@ -37,6 +41,53 @@ def setup_django(home: Path) -> None:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+# --- the benchmarks' databases: made once by ``waystation.synth.generate``, reused by later runs ---------------------
+
+
+def home_for(name: str, size: int) -> Path:
+    """The data folder of benchmark ``name``'s database of ``size`` persons."""
+    return DATA_DIR / f"{name}-{size}"
+
+
+def marker(home: Path) -> Path:
+    """Written last by ``generate_into``: a folder without it is an interrupted generation, made again."""
+    return home / "bench-ready.json"
+
+
+def generate_into(
+    home: Path, size: int, *, before: Callable[[], None] | None = None, after: Callable[[], None] | None = None
+) -> None:
+    """Make ``home`` afresh with ``size`` persons (the benchmarks' seed and network), then write its marker with a
+    summary. ``before`` runs once Django is set up and before the generation (accounts synth should reuse),
+    ``after`` once it is done (checks, exports). Run in a process of its own: Django is bound to one data folder."""
+    shutil.rmtree(home, ignore_errors=True)
+    setup_django(home)
+    from waystation import synth
+    from waystation.cases.models import Person
+
+    if before is not None:
+        before()
+    start = time.perf_counter()
+    counts = synth.generate(persons=size, seed=SEED, stations=STATIONS, progress=log).counts
+    seconds = time.perf_counter() - start
+    if after is not None:
+        after()
+    persons = Person.objects.count()
+    summary = {"persons": persons, "seconds": round(seconds, 1), "counts": counts, "made": time.strftime("%F %T")}
+    marker(home).write_text(json.dumps(summary, indent=1))
+    log(f"bench: {persons:,} persons generated in {seconds:.0f} s into {home}")
+
+
+def ensure_generated(script: str, home: Path, size: int, regenerate: bool) -> dict[str, Any]:
+    """The summary of ``home``'s database, generated first (by ``script --generate size`` in a process of its own)
+    when it is missing, was interrupted, or ``regenerate`` is asked."""
+    if regenerate or not marker(home).exists():
+        log(f"bench: generating {size:,} persons into {home} (once; reused by later runs) ...")
+        subprocess.run([sys.executable, script, "--generate", str(size)], check=True)  # noqa: S603
+    summary: dict[str, Any] = json.loads(marker(home).read_text())
+    return summary
 
 
 # --- accounts and sessions -----------------------------------------------------------------------------------------

@@ -16,20 +16,27 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from _bench import DATA_DIR, fetch, log, ms, quartiles, setup_django, signed_in_client, verdict
+from _bench import (
+    ensure_generated,
+    fetch,
+    generate_into,
+    home_for,
+    log,
+    ms,
+    quartiles,
+    setup_django,
+    signed_in_client,
+    verdict,
+)
 
 GOAL = 1.5
 SMALL, LARGE = 1_000, 100_000
-SEED = 20240501
-STATIONS = 12
 COORDINATOR = "coordinator"  # synth_route.ROLE_ACCOUNTS names its coordinator so: synth reuses the account made here
 MASK = "••••••"  # what a sealed value shows as: never on a page that revealed its names
 NO_KEY = "key not yet held"  # what the list shows for a case whose key the user does not hold yet
@@ -40,48 +47,29 @@ TRY_INDEX = "bench_person_list_order"
 TRY_INDEX_SQL = f"CREATE INDEX IF NOT EXISTS {TRY_INDEX} ON cases_person (first_contact_month DESC, case_code)"
 
 
-def home_for(size: int) -> Path:
-    return DATA_DIR / f"list-{size}"
-
-
-def marker(size: int) -> Path:
-    return home_for(size) / "bench-ready.json"
-
-
-# --- generating a database (in a process of its own: Django's settings are bound to one data folder) ---------------
+NAME = "list"  # its databases: bench/.data/list-<size>/
 
 
 def generate(size: int) -> None:
-    home = home_for(size)
-    shutil.rmtree(home, ignore_errors=True)
-    setup_django(home)
     from _bench import coordinator_ensure
 
-    from waystation import synth
-    from waystation.cases.models import Person
-    from waystation.vault.models import CaseKeyWrap
+    made: dict[str, Any] = {}
 
-    # Made before the run, so that synth reuses it (it makes its other accounts with passwords nobody is told);
-    # synth sets the vault up and gives every account with a key pair the index key and its case keys.
-    coordinator = coordinator_ensure(COORDINATOR, set_up_vault=False)
-    start = time.perf_counter()
-    counts = synth.generate(persons=size, seed=SEED, stations=STATIONS, progress=log).counts
-    seconds = time.perf_counter() - start
-    persons = Person.objects.count()
-    held = CaseKeyWrap.objects.filter(holder=coordinator).count()
-    if held != persons:
-        raise SystemExit(f"bench: the coordinator holds {held} case keys of {persons}: synth did not wrap them all")
-    summary = {"persons": persons, "seconds": round(seconds, 1), "counts": counts, "made": time.strftime("%F %T")}
-    marker(size).write_text(json.dumps(summary, indent=1))
-    log(f"bench: {persons:,} persons generated in {seconds:.0f} s into {home}")
+    def before() -> None:
+        # Made before the run, so that synth reuses it (it makes its other accounts with passwords nobody is told);
+        # synth sets the vault up and gives every account with a key pair the index key and its case keys.
+        made["coordinator"] = coordinator_ensure(COORDINATOR, set_up_vault=False)
 
+    def after() -> None:
+        from waystation.cases.models import Person
+        from waystation.vault.models import CaseKeyWrap
 
-def ensure_generated(size: int, regenerate: bool) -> dict[str, Any]:
-    if regenerate or not marker(size).exists():
-        log(f"bench: generating {size:,} persons (once; reused by later runs) ...")
-        subprocess.run([sys.executable, __file__, "--generate", str(size)], check=True)  # noqa: S603
-    summary: dict[str, Any] = json.loads(marker(size).read_text())
-    return summary
+        persons = Person.objects.count()
+        held = CaseKeyWrap.objects.filter(holder=made["coordinator"]).count()
+        if held != persons:
+            raise SystemExit(f"bench: the coordinator holds {held} case keys of {persons}: synth did not wrap them all")
+
+    generate_into(home_for(NAME, size), size, before=before, after=after)
 
 
 # --- a worker: one database, one signed-in coordinator, answering the driver on stdin/stdout -----------------------
@@ -149,7 +137,7 @@ def _index(create: bool) -> None:
 
 def worker(size: int, try_index: bool) -> None:
     protocol, sys.stdout = sys.stdout, sys.stderr  # only answers to the driver go to the real stdout
-    setup_django(home_for(size))
+    setup_django(home_for(NAME, size))
     _index(try_index)  # without --try-index, also drops one a stopped run left behind
     try:
         _serve(protocol)
@@ -261,7 +249,7 @@ def main() -> None:
         worker(args.worker, args.try_index)
         return
 
-    made = {size: ensure_generated(size, args.regenerate) for size in (SMALL, LARGE)}
+    made = {size: ensure_generated(__file__, home_for(NAME, size), size, args.regenerate) for size in (SMALL, LARGE)}
     workers = {size: Worker(size, args.try_index) for size in (SMALL, LARGE)}
     try:
         log(f"bench: {args.rounds} rounds of {args.per_round} case-list pages per size, alternating ...")

@@ -31,7 +31,6 @@ import datetime as dt
 import json
 import random
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -48,13 +47,12 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:  # imported by the tests: _bench lives beside this file
     sys.path.insert(0, str(BENCH_DIR))
 
-from _bench import DATA_DIR, log, ms, quartiles, setup_django, verdict  # noqa: E402
+import _bench  # noqa: E402
+from _bench import generate_into, log, ms, quartiles, setup_django, verdict  # noqa: E402
 
 GOAL_RATIO = 1.0  # app / pandas at the large size
 GOAL_GROWTH = 20.0  # app at the large size / app at the small size
 SMALL, LARGE = 1_000, 100_000
-SEED = 20240501  # the seed family of case_list.py
-STATIONS = 12
 RESULTS = BENCH_DIR / "results-figures.json"
 
 Key = tuple[tuple[str, str], ...]  # as waystation.figures.disclosure.Key: (dimension, code) pairs, sorted
@@ -63,41 +61,24 @@ Key = tuple[tuple[str, str], ...]  # as waystation.figures.disclosure.Key: (dime
 Figures = dict[str, Any]
 
 
+NAME = "figures"  # its databases: bench/.data/figures-<size>/, each with its CSV export in export/
+
+
 def home_for(size: int) -> Path:
-    return DATA_DIR / f"figures-{size}"
-
-
-def marker(size: int) -> Path:
-    return home_for(size) / "bench-ready.json"
+    return _bench.home_for(NAME, size)
 
 
 # --- generating a database and its CSV export (in a process of their own: Django is bound to one data folder) --------
 
 
 def generate(size: int) -> None:
-    home = home_for(size)
-    shutil.rmtree(home, ignore_errors=True)
-    setup_django(home)
-    from waystation import synth
-    from waystation.cases.models import Person
-
-    start = time.perf_counter()
-    counts = synth.generate(persons=size, seed=SEED, stations=STATIONS, progress=log).counts
-    seconds = time.perf_counter() - start
-    export(home / "export")
-    persons = Person.objects.count()
-    summary = {"persons": persons, "seconds": round(seconds, 1), "counts": counts, "made": time.strftime("%F %T")}
-    marker(size).write_text(json.dumps(summary, indent=1))
-    log(f"bench: {persons:,} persons generated in {seconds:.0f} s into {home}")
+    generate_into(home_for(size), size, after=lambda: export(home_for(size) / "export"))
 
 
 def ensure_generated(size: int, regenerate: bool) -> dict[str, Any]:
-    if regenerate or not marker(size).exists():
-        log(f"bench: generating {size:,} persons and their CSV export (once; reused by later runs) ...")
-        subprocess.run([sys.executable, __file__, "--generate", str(size)], check=True)  # noqa: S603
+    summary = _bench.ensure_generated(__file__, home_for(size), size, regenerate)
     if not (home_for(size) / "export" / "done").exists():
         subprocess.run([sys.executable, __file__, "--export", str(size)], check=True)  # noqa: S603
-    summary: dict[str, Any] = json.loads(marker(size).read_text())
     return summary
 
 

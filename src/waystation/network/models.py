@@ -117,7 +117,9 @@ class Movement(CaseRecord):
     class Meta:
         ordering = ["planned_at", "id"]
         indexes = [
-            models.Index(fields=["person", "status", "arrived_at"]),
+            # A person's arrivals (network.selectors: the latest, sorted from her few), and the figures' first
+            # arrival in South Korea (figures.indicators.arrivals_kr) read from the index alone: the station is in it.
+            models.Index(fields=["person", "status", "to_station", "arrived_at"], name="movement_person_arrivals"),
             models.Index(fields=["to_station", "status"]),
         ]
         constraints = [

@@ -46,6 +46,14 @@ class Person(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The person's current decision on inclusion in anonymous statistics: her latest ``Consent`` for that scope
+    # without a partner (True given, False withdrawn or refused, None never asked). Kept by the DATABASE (triggers
+    # on ``cases_consent`` and ``cases_person``, migration 0006), so that every writer (the services, the
+    # generator's bulk inserts, a restore, the coming sync and import) keeps it right, and the figures read it from
+    # an index instead of looking up every person's latest consent. Whatever a writer puts here, the database puts
+    # back the latest decision: never set it, never edit it in a form (editable=False). Read it through
+    # ``cases.selectors.consenting``.
+    statistics_consent = models.BooleanField(_("consents to anonymous statistics"), null=True, editable=False)
 
     # Sensitive: encrypted by the vault, revealed only through vault.reveal.
     name_hangul = SensitiveTextField(_("name in Hangul"))
@@ -66,10 +74,18 @@ class Person(models.Model):
             models.Index(fields=["-first_contact_month", "case_code"], name="person_list_order"),
             # The figures (figures.indicators) read only these coded columns of every person: from this index, short
             # entries instead of the rows with their encrypted fields (a scan of 100,000 persons about 4x faster on
-            # SQLite). Sex first, so that "the women" is a range of it; the id next, so that each person's latest
-            # consent (``consent_latest``) is looked up in the order of that index.
+            # SQLite). Sex first, so that "the women" is a range of it; the decision on statistics next, so that
+            # "those counted" is a range too; the id next, so that a person's records are looked up in its order.
             models.Index(
-                fields=["sex", "id", "status", "origin_province", "first_contact_month", "left_nk_month"],
+                fields=[
+                    "sex",
+                    "statistics_consent",
+                    "id",
+                    "status",
+                    "origin_province",
+                    "first_contact_month",
+                    "left_nk_month",
+                ],
                 name="person_figures",
             ),
         ]
