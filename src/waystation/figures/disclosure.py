@@ -59,6 +59,10 @@ class Policy:
         }
 
 
+class OutsideTable(ValueError):  # noqa: N818 - what the data holds, named for the reader of the message
+    """Counts for a code the table does not list (a record holding a value outside its field's choices)."""
+
+
 @dataclass(frozen=True)
 class Constraint:
     """``total`` is the sum of ``parts``."""
@@ -88,7 +92,7 @@ class Table:
             raise ValueError("a table has at most two dimensions")
         unknown = [codes for codes in counts if len(codes) != len(dims) or not _known(codes, dims, levels)]
         if unknown:
-            raise ValueError(f"counts for codes outside the table: {unknown[:3]}")
+            raise OutsideTable(f"counts for codes outside the table: {unknown[:3]}")
         if any(n < 0 for n in counts.values()):
             raise ValueError("counts cannot be negative")
         table = cls(counts={})

@@ -154,7 +154,10 @@ def _compute_in_one_snapshot(indicators: Sequence[Indicator]) -> dict[str, Compu
         if connection.vendor == "postgresql" and outermost:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        return {indicator.name: indicator.compute() for indicator in indicators}
+        try:
+            return {indicator.name: indicator.compute() for indicator in indicators}
+        except disclosure.OutsideTable as exc:  # the message names codes, never a count or a record
+            raise FiguresInconsistent(f"the records hold a code the figures do not know ({exc})") from exc
 
 
 def _left_out_key(indicator: str) -> Key:
