@@ -50,19 +50,16 @@ of its cells, so adding or removing one person changes the vector of counts by a
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from importlib.metadata import version
-from io import TextIOBase
 from typing import Any
 
 import opendp.prelude as dp
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.models import Count, Min, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import ExtractMonth, ExtractYear
@@ -598,87 +595,3 @@ def public_ledger(ledger: Ledger) -> dict[str, Any]:
             for spend in ledger.spends
         ],
     }
-
-
-# --- command line (wired by ``waystation figures dp`` and ``waystation figures budget``) -----------------------------
-
-
-def dp_command(options: Mapping[str, Any], *, actor: User | None, stdout: TextIOBase) -> None:
-    """``waystation figures dp``: one differentially private release, printed. Bad input and an exhausted budget
-    end in ``CommandError`` with the reason, having changed nothing."""
-    try:
-        spend = dp_release_create(series=options["series"], epsilon=options["epsilon"], actor=actor)
-    except (ValueError, BudgetExhausted) as exc:
-        raise CommandError(str(exc)) from exc
-    item = public_dp_release(spend)
-    if options.get("json"):
-        stdout.write(json.dumps(item, ensure_ascii=False, indent=2) + "\n")
-        return
-    threshold = item["method"]["threshold"]
-    lines = [f"{item['title']} ({item['series']})", f"  {item['definition']}"]
-    lines.append(
-        "  "
-        + _(
-            "Differential privacy: random noise of scale %(scale)s added to each count, epsilon %(epsilon)s spent. "
-            "Counts under %(threshold)s are withheld; the others are rounded to %(base)s."
-        )
-        % {
-            "scale": f"{item['method']['scale']:g}",
-            "epsilon": item["method"]["epsilon"],
-            "threshold": threshold,
-            "base": item["method"]["rounding_base"],
-        }
-    )
-    if item["cells"]:
-        for cell in item["cells"]:
-            name = ", ".join(cell["key"].values())
-            lines.append(f"    {name:<12} {_shown(cell['value'], threshold):>16}")
-    else:
-        lines.append("  " + _("Total: %(value)s") % {"value": _shown(item["value"], threshold)})
-    ledger = privacy_ledger()
-    lines += ["  " + _budget_line(ledger), "  " + _year_line(ledger)]
-    stdout.write("\n".join(lines) + "\n")
-
-
-def budget_command(options: Mapping[str, Any], *, stdout: TextIOBase) -> None:
-    """``waystation figures budget``: this month's privacy budget, what was spent, what is left, and each spend."""
-    ledger = privacy_ledger()
-    if options.get("json"):
-        stdout.write(json.dumps(public_ledger(ledger), ensure_ascii=False, indent=2) + "\n")
-        return
-    lines = [_budget_line(ledger), _year_line(ledger)]
-    for spend in ledger.spends:
-        lines.append(
-            f"  {spend.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC  {spend.series:<26} "
-            + _("epsilon %(epsilon)s") % {"epsilon": epsilon_text(spend.epsilon)}
-            + f"  #{spend.pk}"
-        )
-    if not ledger.spends:
-        lines.append("  " + _("Nothing spent yet this month."))
-    stdout.write("\n".join(lines) + "\n")
-
-
-def _budget_line(ledger: Ledger) -> str:
-    return _(
-        "Privacy budget for %(period)s: %(spent)s of %(budget)s spent, %(remaining)s left; it renews on %(renews)s."
-    ) % {
-        "period": ledger.period,
-        "spent": epsilon_text(ledger.spent),
-        "budget": epsilon_text(ledger.budget),
-        "remaining": epsilon_text(ledger.remaining),
-        "renews": f"{ledger.renews_at:%Y-%m-%d %H:%M} UTC",
-    }
-
-
-def _year_line(ledger: Ledger) -> str:
-    return _("Yearly cap for %(year)s: %(spent)s of %(budget)s spent, %(remaining)s left; it renews on %(renews)s.") % {
-        "year": ledger.year.year,
-        "spent": epsilon_text(ledger.year.spent),
-        "budget": epsilon_text(ledger.year.budget),
-        "remaining": epsilon_text(ledger.year.remaining),
-        "renews": f"{ledger.year.renews_at:%Y-%m-%d %H:%M} UTC",
-    }
-
-
-def _shown(value: int | None, threshold: int) -> str:
-    return _("fewer than %(n)s") % {"n": threshold} if value is None else str(value)

@@ -15,15 +15,29 @@ action accepts only its own options (``OPTIONS``): an option that belongs to ano
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import UTC
+from io import TextIOBase
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
+from waystation.accounts.models import User
 from waystation.figures import privacy
 from waystation.figures.disclosure import Policy
+from waystation.figures.privacy import (
+    BudgetExhausted,
+    Ledger,
+    dp_release_create,
+    epsilon_text,
+    privacy_ledger,
+    public_dp_release,
+    public_ledger,
+)
 from waystation.figures.releases import FiguresInconsistent, PolicyTooWeak, public_release, release_all
 
 # The options each action takes (None: the release). ``--json`` prints JSON wherever it is accepted.
@@ -163,13 +177,13 @@ class Command(BaseCommand):
         if options["epsilon"] is None:
             options = {**options, "epsilon": str(privacy.DEFAULT_EPSILON)}
         try:
-            privacy.dp_command(options, actor=None, stdout=self.stdout)
+            print_dp_release(options, actor=None, stdout=self.stdout)
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
 
     def _action_budget(self, options: dict[str, Any]) -> None:
         try:
-            privacy.budget_command(options, stdout=self.stdout)
+            print_budget(options, stdout=self.stdout)
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from exc
 
@@ -180,3 +194,88 @@ def _shown(value: int | None, fewer_than_threshold: bool, threshold: int) -> str
     if value is not None:
         return str(value)
     return f"fewer than {threshold}" if fewer_than_threshold else "hidden"
+
+
+# --- dp and budget: what they print --------------------------------------------------------------------------------
+
+
+def print_dp_release(options: Mapping[str, Any], *, actor: User | None, stdout: TextIOBase) -> None:
+    """``waystation figures dp``: one differentially private release, printed. Bad input and an exhausted budget
+    end in ``CommandError`` with the reason, having changed nothing."""
+    try:
+        spend = dp_release_create(series=options["series"], epsilon=options["epsilon"], actor=actor)
+    except (ValueError, BudgetExhausted) as exc:
+        raise CommandError(str(exc)) from exc
+    item = public_dp_release(spend)
+    if options.get("json"):
+        stdout.write(json.dumps(item, ensure_ascii=False, indent=2) + "\n")
+        return
+    threshold = item["method"]["threshold"]
+    lines = [f"{item['title']} ({item['series']})", f"  {item['definition']}"]
+    lines.append(
+        "  "
+        + _(
+            "Differential privacy: random noise of scale %(scale)s added to each count, epsilon %(epsilon)s spent. "
+            "Counts under %(threshold)s are withheld; the others are rounded to %(base)s."
+        )
+        % {
+            "scale": f"{item['method']['scale']:g}",
+            "epsilon": item["method"]["epsilon"],
+            "threshold": threshold,
+            "base": item["method"]["rounding_base"],
+        }
+    )
+    if item["cells"]:
+        for cell in item["cells"]:
+            name = ", ".join(cell["key"].values())
+            lines.append(f"    {name:<12} {_shown_noisy(cell['value'], threshold):>16}")
+    else:
+        lines.append("  " + _("Total: %(value)s") % {"value": _shown_noisy(item["value"], threshold)})
+    ledger = privacy_ledger()
+    lines += ["  " + _budget_line(ledger), "  " + _year_line(ledger)]
+    stdout.write("\n".join(lines) + "\n")
+
+
+def print_budget(options: Mapping[str, Any], *, stdout: TextIOBase) -> None:
+    """``waystation figures budget``: this month's privacy budget, what was spent, what is left, and each spend."""
+    ledger = privacy_ledger()
+    if options.get("json"):
+        stdout.write(json.dumps(public_ledger(ledger), ensure_ascii=False, indent=2) + "\n")
+        return
+    lines = [_budget_line(ledger), _year_line(ledger)]
+    for spend in ledger.spends:
+        lines.append(
+            f"  {spend.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC  {spend.series:<26} "
+            + _("epsilon %(epsilon)s") % {"epsilon": epsilon_text(spend.epsilon)}
+            + f"  #{spend.pk}"
+        )
+    if not ledger.spends:
+        lines.append("  " + _("Nothing spent yet this month."))
+    stdout.write("\n".join(lines) + "\n")
+
+
+def _budget_line(ledger: Ledger) -> str:
+    return _(
+        "Privacy budget for %(period)s: %(spent)s of %(budget)s spent, %(remaining)s left; it renews on %(renews)s."
+    ) % {
+        "period": ledger.period,
+        "spent": epsilon_text(ledger.spent),
+        "budget": epsilon_text(ledger.budget),
+        "remaining": epsilon_text(ledger.remaining),
+        "renews": f"{ledger.renews_at:%Y-%m-%d %H:%M} UTC",
+    }
+
+
+def _year_line(ledger: Ledger) -> str:
+    return _("Yearly cap for %(year)s: %(spent)s of %(budget)s spent, %(remaining)s left; it renews on %(renews)s.") % {
+        "year": ledger.year.year,
+        "spent": epsilon_text(ledger.year.spent),
+        "budget": epsilon_text(ledger.year.budget),
+        "remaining": epsilon_text(ledger.year.remaining),
+        "renews": f"{ledger.year.renews_at:%Y-%m-%d %H:%M} UTC",
+    }
+
+
+def _shown_noisy(value: int | None, threshold: int) -> str:
+    """A noisy count as printed: withheld ones are under the threshold after the noise, which is what it says."""
+    return _("fewer than %(n)s") % {"n": threshold} if value is None else str(value)
