@@ -259,6 +259,7 @@ class DashboardFigure:
     left_out: int | None
     left_out_fewer_than_threshold: bool  # hidden for being under the threshold now (not merely held hidden)
     threshold: int
+    rounding_base: int
     released_at: Any
 
 
@@ -303,6 +304,7 @@ def dashboard_figures(*, actor: User | None, releases: Sequence[Release] | None 
                 left_out=release.left_out,
                 left_out_fewer_than_threshold=left_out_fewer,
                 threshold=release.policy["threshold"],
+                rounding_base=release.policy["rounding_base"],
                 released_at=release.created_at,
             )
         )
