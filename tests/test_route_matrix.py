@@ -135,6 +135,16 @@ GET: dict[str, tuple[Any, ...]] = {
     "network:station_status [hidden]": (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "network:leg_set":              (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "network:leg_set [hidden]":     (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    # Spreadsheet import: the coordinator's. Without an upload (or a running import) in the session, the later
+    # steps send the coordinator back to the upload page; the status answers {"state": "none"}.
+    "intake:upload":                (DENIED,    DENIED,    OK,        DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "intake:mapping":               (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "intake:preview":               (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "intake:progress":              (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "intake:status":                (DENIED,    DENIED,    OK,        DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "intake:result":                (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "intake:start":                 (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "intake:cancel":                (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
 }
 
 POST: dict[str, tuple[Any, ...]] = {
@@ -165,6 +175,8 @@ POST: dict[str, tuple[Any, ...]] = {
     "network:station_status [hidden]": (GONE,   GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "network:leg_set":              (DENIED,    DENIED,    FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "network:leg_set [hidden]":     (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
+    "intake:start":                 (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "intake:cancel":                (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
 }
 # fmt: on
 
@@ -188,6 +200,8 @@ POST_BODIES: dict[str, dict[str, str]] = {
     "cases:movement_update": {"action": "arrived"},
     "network:station_status": {"status": "suspended"},
     "network:leg_set": {"to_station": "CEDAR", "usual_days": "6"},
+    "intake:start": {},
+    "intake:cancel": {},
 }
 
 NO_SUCH_CASE = "ZZZZ-0000"  # Z and 0 are not in the case code alphabet: this code can never exist

@@ -13,6 +13,7 @@ urlpatterns = [
     path("stations/", include("waystation.network.urls")),
     path("audit/", include("waystation.audit.urls")),
     path("vault/", include("waystation.vault.urls")),
+    path("import/", include("waystation.intake.urls")),
 ]
 
 handler400 = "waystation.web.views.bad_request"

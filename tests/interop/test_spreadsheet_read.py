@@ -23,6 +23,7 @@ from waystation.interop.rows import Validated, validate
 from waystation.interop.spreadsheet import Limits, SpreadsheetError, Table, read_table
 from waystation.interop.values import ValueProblem, parse_birth_year, parse_month, parse_province, parse_sex
 from waystation.network.models import Station
+from waystation.testing.spreadsheets import csv_bytes, xlsx_bytes
 from waystation.vault.reveal import reveal
 
 TODAY = dt.date(2026, 11, 28)
@@ -36,26 +37,6 @@ MESSY_ROWS = [
     ["A-003", "Gasang Sam", "F", "", "Hamgyong-bukto", "2016", "2019-07-15", "", "-", ""],
     ["A-004", "가상사", "남", "모름", "North Pyongan", "", "2020.01.", "Korean/Chinese", "", ""],
 ]
-
-
-def csv_bytes(rows: list[list[str]], *, delimiter: str = ",", encoding: str = "utf-8") -> bytes:
-    def quote(cell: str) -> str:
-        needs = any(ch in cell for ch in (delimiter, '"', "\n"))
-        return '"' + cell.replace('"', '""') + '"' if needs else cell
-
-    text = "\r\n".join(delimiter.join(quote(cell) for cell in row) for row in rows) + "\r\n"
-    return text.encode(encoding)
-
-
-def xlsx_bytes(rows: list[list[Any]]) -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def replace_in_zip(data: bytes, member: str, old: bytes, new: bytes) -> bytes:

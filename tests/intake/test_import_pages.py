@@ -1,0 +1,223 @@
+"""The coordinator's import pages with Django's test client: upload -> map -> preview -> import -> result.
+
+The import runs in a thread of the server with its own database connection, so the flow tests commit their data
+(``transaction=True``), as the real server would see it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from intake_helpers import MESSY_ROWS
+
+from waystation.accounts.models import User
+from waystation.cases.models import Person
+from waystation.intake import uploads
+from waystation.intake.models import ImportRun, SavedMapping
+from waystation.network.models import Station
+from waystation.testing.spreadsheets import csv_bytes, xlsx_bytes
+
+
+@pytest.fixture(autouse=True)
+def _no_uploads_from_other_tests() -> None:
+    """The tests share one data folder: each starts without the pending uploads earlier ones left on purpose."""
+    for path in uploads.upload_dir().glob(uploads.PREFIX + "*"):
+        path.unlink()
+
+
+def leftover_uploads() -> list[Path]:
+    return list(uploads.upload_dir().glob(uploads.PREFIX + "*"))
+
+
+def upload(client: Any, name: str, data: bytes) -> Any:
+    """As the page's script sends it: the file as the body; the answer says where to go next (as a redirect would)
+    or what is wrong."""
+    client.get("/import/")
+    return client.post(
+        "/import/",
+        data=data,
+        content_type="application/octet-stream",
+        HTTP_X_CSRFTOKEN=client.csrf_token,
+        HTTP_X_FILE_NAME=quote(name),
+    )
+
+
+def mapping_post(client: Any, choices: dict[int, str], **extra: str) -> Any:
+    page = client.get("/import/mapping/")
+    assert page.status_code == 200
+    return client.submit("/import/mapping/", {f"col_{i}": f for i, f in choices.items()} | extra)
+
+
+AUTO = {0: "external_id", 1: "name", 2: "sex", 3: "birth_year", 4: "origin_province", 5: "left_nk_month"}
+AUTO |= {6: "first_contact_month", 7: "languages", 8: "narrative", 9: "station"}
+
+
+def wait_for_the_import(client: Any) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        data: dict[str, Any] = client.get("/import/status/").json()
+        if data["state"] != "running":
+            return data
+        time.sleep(0.1)
+    raise AssertionError("the import did not end within a minute")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upload_map_preview_import_result(
+    coordinator: User, station_a: Station, station_b: Station, client_for: Callable[..., Any]
+) -> None:
+    client = client_for(coordinator)
+    before = Person.objects.count()
+
+    answer = upload(client, "명부.xlsx", xlsx_bytes(MESSY_ROWS))
+    assert answer.json() == {"next": "/import/mapping/"}
+    page = client.get("/import/mapping/").content.decode()
+    assert '<option value="birth_year" selected>' in page  # 출생년도 recognised
+    answer = mapping_post(client, AUTO, source="명부", save_as="ALDER register")
+    assert answer.status_code == 302 and answer["Location"] == "/import/preview/"
+    assert SavedMapping.objects.filter(name="ALDER register").exists()
+
+    preview = client.get("/import/preview/").content.decode()
+    assert "Persons to create: 5." in preview and "No consent is recorded" in preview
+    assert "탈북 시기" in preview  # the year-only warning, with its column
+    assert Person.objects.count() == before  # the preview writes nothing
+
+    answer = client.submit("/import/start/", {"next": "/import/preview/"})
+    assert answer.status_code == 302 and answer["Location"] == "/import/progress/"
+    status = wait_for_the_import(client)
+    assert status["state"] == "done" and status["next"] == "/import/result/"
+    result = client.get("/import/result/").content.decode()
+    assert "Persons created: 5." in result
+
+    assert Person.objects.count() == before + 5
+    run = ImportRun.objects.get()
+    assert (run.actor, run.created, run.source_name, run.source_key) == (coordinator, 5, "명부.xlsx", "명부")
+    assert leftover_uploads() == []  # the temporary file went with the import
+
+    # The same file again, with the saved mapping: nothing new.
+    upload(client, "명부 (2).xlsx", xlsx_bytes(MESSY_ROWS))
+    saved = SavedMapping.objects.get(name="ALDER register")
+    page = client.get(f"/import/mapping/?saved={saved.pk}").content.decode()
+    assert 'value="ALDER register"' in page or "ALDER register" in page
+    mapping_post(client, AUTO, source="명부")
+    preview = client.get("/import/preview/").content.decode()
+    assert "Persons to create: 0." in preview and "Rows imported before, left as they are: 5." in preview
+    assert 'id="start-import"' not in preview
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_error_on_the_last_row_is_listed_and_nothing_can_be_imported(
+    coordinator: User, station_a: Station, station_b: Station, client_for: Callable[..., Any]
+) -> None:
+    client = client_for(coordinator)
+    rows = [*MESSY_ROWS, ["A-006", "가상육", "여", "1985", "함경북도", "2018.13", "", "", "", "ALDER"]]
+    upload(client, "r.csv", csv_bytes(rows))
+    mapping_post(client, AUTO)
+    preview = client.get("/import/preview/").content.decode()
+    assert "Problems to fix: 1." in preview
+    assert "<td>7</td><td>탈북 시기</td><td>2018.13</td>" in preview
+    assert 'id="start-import"' not in preview
+    before = Person.objects.count()
+    answer = client.submit("/import/start/", {"next": "/import/preview/"})
+    wait_for_the_import(client) if answer["Location"] == "/import/progress/" else None
+    assert Person.objects.count() == before
+    result = client.get("/import/result/")
+    if result.status_code == 200:
+        assert "2018.13" in result.content.decode()
+
+
+def test_bad_files_get_a_clear_message_and_leave_nothing(
+    coordinator: User, station_a: Station, client_for: Callable[..., Any]
+) -> None:
+    client = client_for(coordinator)
+    client.raise_request_exception = False
+    for name, data, expected in [
+        ("photo.csv", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "This is not a CSV or XLSX file."),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "old Excel file"),
+        ("huge-cell.csv", b"name,sex\n" + b"a" * 20_000 + b",F\n", "longer than 10000 characters"),
+        ("blank.csv", b"\r\n\r\n", "The file is empty."),
+    ]:
+        answer = upload(client, name, data)
+        assert answer.status_code == 400, name
+        assert expected in answer.json()["error"], name
+        assert leftover_uploads() == [], name
+
+
+def test_a_cp949_csv_is_read(coordinator: User, station_a: Station, client_for: Callable[..., Any]) -> None:
+    client = client_for(coordinator)
+    rows = [row for row in MESSY_ROWS if "假想" not in row[1]]
+    assert upload(client, "k.csv", csv_bytes(rows, encoding="cp949")).json() == {"next": "/import/mapping/"}
+    assert "Text encoding: cp949" in client.get("/import/mapping/").content.decode()
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read(coordinator: User, client_for: Callable[..., Any]) -> None:
+    client = client_for(coordinator)
+    client.get("/import/")
+    answer = client.post(
+        "/import/",
+        data=b"x",
+        content_type="application/octet-stream",
+        CONTENT_LENGTH=str(100 * 1024 * 1024),
+        HTTP_X_CSRFTOKEN=client.csrf_token,
+    )
+    assert answer.status_code == 413
+    assert "larger than 50 MB" in answer.json()["error"]
+    assert leftover_uploads() == []
+
+
+def test_without_the_script_the_form_takes_small_files_and_says_why_not_big_ones(
+    coordinator: User, station_a: Station, client_for: Callable[..., Any]
+) -> None:
+    client = client_for(coordinator)
+    client.get("/import/")
+    answer = client.submit("/import/", {"file": SimpleUploadedFile("r.csv", csv_bytes(MESSY_ROWS))})
+    assert answer.status_code == 302 and answer["Location"] == "/import/mapping/"
+    client.submit("/import/cancel/")
+    big = csv_bytes(MESSY_ROWS) + b"\r\n" * (4 * 1024 * 1024)  # blank lines: over the 3 MB a form may carry
+    answer = client.submit("/import/", {"file": SimpleUploadedFile("big.csv", big)})
+    assert answer.status_code == 200
+    assert "allow JavaScript for this site" in answer.content.decode()
+    assert leftover_uploads() == []
+
+
+def test_a_column_mapped_twice_is_a_clear_message(
+    coordinator: User, station_a: Station, client_for: Callable[..., Any]
+) -> None:
+    client = client_for(coordinator)
+    upload(client, "r.csv", csv_bytes(MESSY_ROWS))
+    answer = mapping_post(client, AUTO | {8: "sex"})
+    assert answer.status_code == 200
+    text = answer.content.decode()
+    assert "both mapped to" in text and "(C)" in text and "(I)" in text
+    client.submit("/import/cancel/")
+    assert leftover_uploads() == []
+
+
+@pytest.mark.parametrize("role", ["keeper", "caseworker", "analyst", "auditor", "administrator"])
+def test_others_may_not_upload(role: str, personas: dict[str, User], client_for: Callable[..., Any]) -> None:
+    client = client_for(personas[role])
+    client.raise_request_exception = False
+    token = client.fetch_token()
+    answer = client.post(
+        "/import/", {"file": SimpleUploadedFile("r.csv", csv_bytes(MESSY_ROWS)), "csrfmiddlewaretoken": token}
+    )
+    assert answer.status_code == 403
+    assert leftover_uploads() == []
+
+
+def test_starting_an_import_needs_a_recent_password(
+    coordinator: User, station_a: Station, client_for: Callable[..., Any]
+) -> None:
+    client = client_for(coordinator, recent_auth=False)
+    upload(client, "r.csv", csv_bytes(MESSY_ROWS))
+    mapping_post(client, AUTO)
+    before = Person.objects.count()
+    answer = client.submit("/import/start/", {"next": "/import/preview/"})
+    assert answer.status_code == 302 and answer["Location"].startswith("/accounts/confirm/")
+    assert Person.objects.count() == before
