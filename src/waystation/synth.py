@@ -212,8 +212,8 @@ def _generate_rows(world: World, persons: int, progress: Progress | None, index_
 
 
 def _index_names(rows: Rows, index_key: bytes) -> None:
-    """The name digests of the batch's persons, from their names while these are still plaintext (inserting a
-    person seals them)."""
+    """The name digests of the batch's persons, and the digests of their name keys that duplicate detection compares
+    (``vault.blind.rows``), from their names while these are still plaintext (inserting a person seals them)."""
     for person in rows.by_model.get(Person, []):
         assert isinstance(person, Person)  # noqa: S101 - rows are kept by their model
         names = blind.name_values(

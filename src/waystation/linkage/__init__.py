@@ -1,6 +1,11 @@
-"""Record linkage: finding one person recorded twice. This package holds the pure name layer for now.
+"""Record linkage: finding one person recorded twice.
 
-Nothing here needs Django: it imports and runs on its own (the reference data is read from ``linkage/data/``).
+- the name layer (``names``, ``hangul``, ``latin``, ``keys``): normalised keys of Korean names in any script; pure,
+  no Django (the reference data is read from ``linkage/data/``);
+- ``matching``: the Fellegi-Sunter model (Splink on DuckDB) over those keys, or their blind-index digests, and the
+  coded fields; candidate pairs with a score and the reasons; no Django either;
+- ``people_file`` and ``live``: the two modes of ``waystation dedup`` (a CSV file; the live records, from digests);
+- ``korean_set``: a generated evaluation set with ground truth (``bench/linkage.py``).
 
     >>> from waystation.linkage import name_keys
     >>> bool(name_keys("Ri Myong Hui") & name_keys("이명희") & name_keys("李明姬"))

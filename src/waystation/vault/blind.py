@@ -4,6 +4,11 @@ Each of a person's names (Hangul, romanized, Chinese, every alias) is normalised
 spaces, hyphens and dots removed) and stored only as HMAC-SHA256 under the organisation's index key, truncated to
 128 bits. The index key is wrapped for each user like a case key, so the digests cannot be tested against a list
 of names by someone who has the database but no user's password.
+
+The same key also digests each person's name keys (``waystation.linkage.keys``: Hangul, phonetic and surname keys
+of every name, ``kind`` h, p and s), under another label so that a key's digest never equals a name's. Two
+spellings of one name share a key, so they share its digest: the duplicate finder (``linkage.live``) compares
+digests alone and never decrypts a name.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ import unicodedata
 import uuid
 from collections.abc import Iterable
 
+from waystation.linkage.keys import name_key_sets
 from waystation.vault.keyring import Keyring
 from waystation.vault.models import NameIndex
+
+Kind = NameIndex.Kind
 
 DIGEST_HEX = 32
 _DROP = str.maketrans("", "", " \t-.·'’\u3000")
@@ -40,12 +48,27 @@ def digests(key: bytes, names: Iterable[str]) -> set[str]:
     return {digest(key, name) for name in names if normalise(name)}
 
 
+def key_digest(key: bytes, name_key: str) -> str:
+    """The digest of one name key (``h:이|명희``), labelled apart from the digests of whole names."""
+    return hmac.new(key, b"namekey\x1f" + name_key.encode(), hashlib.sha256).hexdigest()[:DIGEST_HEX]
+
+
+def key_digests(key: bytes, names: Iterable[str]) -> dict[str, set[str]]:
+    """{kind: digests} of the name keys of ``names``, for the kinds h, p and s."""
+    return {kind: {key_digest(key, k) for k in keys} for kind, keys in name_key_sets(names).items()}
+
+
 def rows(person_id: uuid.UUID, key: bytes, names: Iterable[str]) -> list[NameIndex]:
-    return [NameIndex(person_id=person_id, digest=d) for d in sorted(digests(key, names))]
+    """Every digest row of a person: her names (kind name) and their name keys (kinds h, p, s)."""
+    names = list(names)
+    found = [NameIndex(person_id=person_id, kind=Kind.NAME, digest=d) for d in sorted(digests(key, names))]
+    for kind, values in sorted(key_digests(key, names).items()):
+        found.extend(NameIndex(person_id=person_id, kind=kind, digest=d) for d in sorted(values))
+    return found
 
 
 def reindex(keyring: Keyring, person_id: uuid.UUID, names: Iterable[str]) -> None:
-    """Replace a person's digests with those of ``names``."""
+    """Replace a person's digests (of her names and of their name keys) with those of ``names``."""
     new = rows(person_id, keyring.index_key(), names)
     NameIndex.objects.filter(person_id=person_id).delete()
     NameIndex.objects.bulk_create(new)
@@ -55,4 +78,5 @@ def matching(keyring: Keyring, text: str) -> set[uuid.UUID]:
     """The persons with a name equal to ``text`` once both are normalised."""
     if not normalise(text):
         return set()
-    return set(NameIndex.objects.filter(digest=digest(keyring.index_key(), text)).values_list("person_id", flat=True))
+    found = NameIndex.objects.filter(kind=Kind.NAME, digest=digest(keyring.index_key(), text))
+    return set(found.values_list("person_id", flat=True))

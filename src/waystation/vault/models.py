@@ -10,7 +10,8 @@ organisation's offline recovery shares.
 - ``RecoveryKey``: the public half of the organisation's recovery key; its private half exists only as k-of-n
   printed shares.
 - ``ShredRecord``: which cases were shredded (ids only), applied again by every restore.
-- ``NameIndex``: keyed HMAC digests of a person's normalised names, for exact search and duplicate blocking.
+- ``NameIndex``: keyed HMAC digests of a person's normalised names (exact search) and of their name keys
+  (duplicate detection).
 
 Key wraps are kept out of backups only in the sense that a restore re-applies every shred (``interop.backup``).
 """
@@ -86,8 +87,19 @@ class ShredRecord(models.Model):
 
 
 class NameIndex(models.Model):
+    """One digest of one of a person's names (``kind`` name: the whole name, for exact search) or of one of its
+    name keys (``kind`` h, p, s: the Hangul, phonetic and surname keys of ``waystation.linkage.keys``, which the
+    duplicate finder compares without ever reading a name)."""
+
+    class Kind(models.TextChoices):
+        NAME = "name", "name"
+        HANGUL_KEY = "h", "Hangul key"
+        PHONETIC_KEY = "p", "phonetic key"
+        SURNAME_KEY = "s", "surname key"
+
     person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=4, choices=Kind.choices, default=Kind.NAME)
     digest = models.CharField(max_length=32, db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["person", "digest"], name="one_digest_per_person")]
+        constraints = [models.UniqueConstraint(fields=["person", "kind", "digest"], name="one_digest_per_person")]
