@@ -14,7 +14,9 @@ from waystation.cases.models import Person
 from waystation.intake.models import ImportRun
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "intake"))
-from intake_helpers import MESSY_ROWS, csv_bytes  # noqa: E402
+from intake_helpers import MESSY_ROWS  # noqa: E402
+
+from waystation.testing.spreadsheets import csv_bytes  # noqa: E402
 
 pytestmark = pytest.mark.browser
 STATIONS = {"ALDER": "Lilac", "alder": "lilac", "BIRCH": "Birch"}
