@@ -36,6 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/case_page.py
 	$(BIN)/python bench/case_list.py
 	$(BIN)/python bench/figures.py
+	$(BIN)/python bench/linkage.py
+	$(BIN)/python bench/intake.py
 
 # Maintainers, after changing user-facing strings: refresh the catalogues (needs GNU gettext; see
 # src/waystation/locale/README.md), then translate the new entries.
