@@ -5,10 +5,12 @@ spaces, hyphens and dots removed) and stored only as HMAC-SHA256 under the organ
 128 bits. The index key is wrapped for each user like a case key, so the digests cannot be tested against a list
 of names by someone who has the database but no user's password.
 
-The same key also digests each person's name keys (``waystation.linkage.keys``: Hangul, phonetic and surname keys
-of every name, ``kind`` h, p and s), under another label so that a key's digest never equals a name's. Two
-spellings of one name share a key, so they share its digest: the duplicate finder (``linkage.live``) compares
-digests alone and never decrypts a name.
+The same key also digests each person's name keys (``waystation.linkage.keys``: the Hangul and phonetic keys of
+every name, ``kind`` h and p), under another label so that a key's digest never equals a name's. Two spellings of
+one name share a key, so they share its digest: the duplicate finder (``linkage.live``) compares digests alone and
+never decrypts a name. Surname keys (kind s) are NOT stored: a few hundred surnames, one in five people a Kim, so
+their digests would fall to counting (the most frequent digest is 김) and would tell each person's surname to
+anyone holding the database. The live finder therefore cannot tell "same surname only" from "different names".
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from waystation.vault.keyring import Keyring
 from waystation.vault.models import NameIndex
 
 Kind = NameIndex.Kind
+# Full-name keys only: a surname key's digest is frequency-analysable (see the module docstring).
+STORED_KINDS = (Kind.HANGUL_KEY, Kind.PHONETIC_KEY)
 
 DIGEST_HEX = 32
 _DROP = str.maketrans("", "", " \t-.·'’\u3000")
@@ -54,12 +58,14 @@ def key_digest(key: bytes, name_key: str) -> str:
 
 
 def key_digests(key: bytes, names: Iterable[str]) -> dict[str, set[str]]:
-    """{kind: digests} of the name keys of ``names``, for the kinds h, p and s."""
-    return {kind: {key_digest(key, k) for k in keys} for kind, keys in name_key_sets(names).items()}
+    """{kind: digests} of the name keys of ``names`` that are stored: full-name keys only (``STORED_KINDS``)."""
+    return {
+        kind: {key_digest(key, k) for k in keys} for kind, keys in name_key_sets(names).items() if kind in STORED_KINDS
+    }
 
 
 def rows(person_id: uuid.UUID, key: bytes, names: Iterable[str]) -> list[NameIndex]:
-    """Every digest row of a person: her names (kind name) and their name keys (kinds h, p, s)."""
+    """Every digest row of a person: her names (kind name) and their full-name keys (kinds h and p)."""
     names = list(names)
     found = [NameIndex(person_id=person_id, kind=Kind.NAME, digest=d) for d in sorted(digests(key, names))]
     for kind, values in sorted(key_digests(key, names).items()):
