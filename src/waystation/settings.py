@@ -156,7 +156,10 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(HOME / "waystation.sqlite3"),
-            "OPTIONS": {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+            # Writers take the lock at BEGIN (IMMEDIATE) and wait for it up to 20 s (SQLite's default is 5 s): a large
+            # import or restore holds it for a while, and a keeper's save should wait, not fail. Imports of tens of
+            # thousands of rows belong on PostgreSQL (docs/operations-notes.md).
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;", "timeout": 20},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
