@@ -20,6 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.servers.basehttp import WSGIServer
+from django.test.testcases import LiveServerThread
+
+
+# The live server answers one request at a time. On SQLite the test database lives in memory, and every thread of a
+# threaded live server shares its one connection: two requests at once (a case page and its photo) would then
+# interleave inside each other's transactions, which no real installation does (each thread has its own
+# connection there, and SQLite's IMMEDIATE transactions serialise writers). Seen as a duplicate audit sequence number.
+class _OneRequestAtATime(WSGIServer):
+    def __init__(self, *args: Any, connections_override: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # the server thread itself already uses the shared connection
+
+
+LiveServerThread.server_class = _OneRequestAtATime
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
