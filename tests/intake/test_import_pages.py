@@ -221,3 +221,33 @@ def test_starting_an_import_needs_a_recent_password(
     answer = client.submit("/import/start/", {"next": "/import/preview/"})
     assert answer.status_code == 302 and answer["Location"].startswith("/accounts/confirm/")
     assert Person.objects.count() == before
+
+
+def test_a_waiting_upload_is_ciphertext_whose_key_lives_only_in_memory(
+    coordinator: User, station_a: Station, client_for: Callable[..., Any]
+) -> None:
+    canary_name, canary_phone = "가상카나리아", "010-5555-0199"
+    rows = [MESSY_ROWS[0], [*MESSY_ROWS[1][:1], canary_name, *MESSY_ROWS[1][2:8], canary_phone, MESSY_ROWS[1][9]]]
+    client = client_for(coordinator)
+    upload(client, "register.csv", csv_bytes(rows))
+    [waiting] = leftover_uploads()
+    on_disk = waiting.read_bytes()
+    for secret in (canary_name, canary_phone, "성명"):
+        for encoding in ("utf-8", "utf-16-le", "cp949"):
+            assert secret.encode(encoding) not in on_disk
+    assert client.get("/import/mapping/").status_code == 200  # the server reads it back
+    uploads._KEYS.clear()  # what a restart does to the keys
+    with pytest.raises(uploads.SpreadsheetError, match="no longer available"):
+        uploads.opened(waiting)
+    uploads.discard_stale()  # the next upload sweeps files whose key is gone
+    assert not waiting.exists()
+
+
+def test_a_changed_upload_file_is_refused(coordinator: User, client_for: Callable[..., Any]) -> None:
+    upload(client_for(coordinator), "register.csv", csv_bytes(MESSY_ROWS))
+    [waiting] = leftover_uploads()
+    data = bytearray(waiting.read_bytes())
+    data[-1] ^= 1
+    waiting.write_bytes(bytes(data))
+    with pytest.raises(uploads.SpreadsheetError, match="could not be read back"):
+        uploads.opened(waiting)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,8 @@ from intake_helpers import MESSY_ROWS, many_rows, write
 from waystation.accounts.models import User
 from waystation.audit.models import AuditEvent
 from waystation.cases.models import Person
-from waystation.intake.models import ImportedRecord, ImportRun
-from waystation.intake.services import ImportDenied, ImportRefused, import_run, source_open
+from waystation.intake.models import ImportedRecord, ImportRun, SavedMapping
+from waystation.intake.services import ImportDenied, ImportRefused, import_run, saved_mapping_save, source_open
 from waystation.interop.columns import Mapping
 from waystation.network.models import Movement, Station
 from waystation.network.services import station_set_status
@@ -186,3 +187,25 @@ def test_a_file_without_stations_and_no_default_is_one_error_not_one_per_row(
     assert [(e.row, e.column) for e in report.errors] == [(0, "")]  # type: ignore[attr-defined]
     assert "default station" in report.errors[0].message  # type: ignore[attr-defined]
     assert run(coordinator, write(tmp_path / "n.csv", csv_bytes(rows)), station="ALDER").created == 5  # type: ignore[attr-defined]
+
+
+def test_a_file_without_a_header_row_stores_none_of_its_first_row(
+    coordinator: User, stations: tuple[Station, Station], tmp_path: Path
+) -> None:
+    # The first row of a register without titles is a person: mapped by hand, her cells must not be kept as titles.
+    first = ["A-900", "가상첫줄", "여", "1988", "량강도", "2018.3", "2019-05", "", "010-5555-0142", "ALDER"]
+    second = ["A-901", "가상둘째", "여", "1990", "량강도", "2017.1", "2019-06", "", "", "ALDER"]
+    path = write(tmp_path / "no-titles.csv", csv_bytes([first, second]))
+    source = source_open(path)
+    fields = ("external_id", "name", "sex", "birth_year", "origin_province", "left_nk_month")
+    fields += ("first_contact_month", "languages", "narrative", "station")
+    by_hand = Mapping(dict(enumerate(fields)), dict(enumerate(source.table.header)))
+    saved_mapping_save(actor=coordinator, name="no titles", mapping=by_hand)
+    report = import_run(actor=coordinator, source=source, mapping=by_hand, today=TODAY)
+    stored = json.dumps(
+        [ImportRun.objects.get(pk=report.run_id).mapping, SavedMapping.objects.get(name="no titles").mapping],
+        ensure_ascii=False,
+    )
+    for cell in ("가상첫줄", "010-5555-0142", "A-900"):
+        assert cell not in stored
+    assert "narrative" in stored and "origin_province" in stored  # the mapping itself is kept

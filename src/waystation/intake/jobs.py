@@ -120,7 +120,7 @@ def _run(job: Job, user: User, keyring: Keyring, request: Request) -> None:
         job.phase, job.done, job.total = phase, done, total
 
     try:
-        source = source_open(request.path, name=request.name, sheet=request.sheet)
+        source = source_open(uploads.opened(request.path), name=request.name, sheet=request.sheet)
         if source.digest != request.digest:
             raise ServiceError(_("The uploaded file changed on the server: upload it again."))
         job.report = import_run(

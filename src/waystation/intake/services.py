@@ -140,10 +140,12 @@ def check_can_import(user: User | None) -> None:
         raise ImportDenied(_("Only a coordinator can import records."))
 
 
-def source_open(path: str | Path, *, name: str | None = None, sheet: str | None = None) -> Source:
-    """Read the file at ``path`` (``SpreadsheetError`` when it cannot be) and digest it. ``name`` is the name the
-    user knows it by (an upload's), default the path's."""
+def source_open(path: str | Path | bytes, *, name: str | None = None, sheet: str | None = None) -> Source:
+    """Read the file at ``path``, or the bytes of an upload (``SpreadsheetError`` when it cannot be), and digest
+    it. ``name`` is the name the user knows it by (an upload's), default the path's."""
     table = locate_header(read_table(path, sheet=sheet))  # the size is checked before anything is read
+    if isinstance(path, bytes):
+        return Source(table=table, name=(name or "upload")[:255], digest=hashlib.sha256(path).hexdigest())
     digest = hashlib.sha256()
     with Path(path).open("rb") as handle:
         while chunk := handle.read(1024 * 1024):
@@ -159,7 +161,7 @@ def saved_mapping_save(*, actor: User, name: str, mapping: Mapping) -> SavedMapp
         raise ServiceError(_("Give the mapping a name."), field="save_as")
     with transaction.atomic():
         saved, created = SavedMapping.objects.update_or_create(
-            name=name, defaults={"mapping": mapping.to_json(), "created_by": actor}
+            name=name, defaults={"mapping": mapping.for_storage().to_json(), "created_by": actor}
         )
         audit_record(actor=actor, action="intake.mapping_save", target=saved, details={"replaced": not created})
     return saved
@@ -340,7 +342,7 @@ def _write_all(
 
 
 def mapping_data(mapping: Mapping) -> dict[str, Any]:
-    return dict(json.loads(mapping.to_json()))
+    return dict(json.loads(mapping.for_storage().to_json()))
 
 
 def _already_imported(source_key: str, keys: Iterable[str]) -> set[str]:

@@ -12,28 +12,42 @@ script) works too, but only up to the app's in-memory upload limit (3 MB, ``FILE
 middleware that refuses NUL bytes reads every multipart form before any view runs, with the app's in-memory upload
 handler, so a larger file in a form never reaches the view (it says so).
 
-The file is deleted when the import ends, on any error, when the user cancels or uploads another file, and (for an
-abandoned import) by the next upload once it is a day old. Its content is never
-logged, never stored in the database (only its SHA-256) and never shown on an error page.
+The file is encrypted as it is written (AES-256-GCM, one frame per chunk, the frame's number and "last" flag as
+associated data, so frames cannot be reordered, dropped or cut short unseen) under a random key that exists only
+in this server process's memory: a seized disk, a backup of the data folder or a file left behind by a crash or a
+restart holds ciphertext whose key is gone. The file is deleted when the import ends, on any error, when the user
+cancels or uploads another file, and by the next upload once it is a day old or its key is gone. Its content is
+never logged, never stored in the database (only its SHA-256) and never shown on an error page.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import tempfile
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
+from django.utils.translation import gettext as _
 
-from waystation.interop.spreadsheet import DEFAULT_LIMITS
+from waystation.interop.spreadsheet import DEFAULT_LIMITS, SpreadsheetError
 
 PREFIX = "import-"
 STALE_SECONDS = 24 * 3600
 MAX_BYTES = DEFAULT_LIMITS.max_file_bytes
+FRAME = 1024 * 1024  # plaintext bytes per encrypted frame
+_HEADER = struct.Struct(">I?")  # a frame's ciphertext length, and whether it is the last frame
+
+# Each upload file's key, by file name, in this process only (the server is one process; see vault/agent.py).
+_KEYS: dict[str, bytes] = {}
+_KEYS_LOCK = threading.Lock()
 
 
 def upload_dir() -> Path:
@@ -58,18 +72,53 @@ def owned_path(text: str) -> Path | None:
 def discard(text: str | None) -> None:
     path = owned_path(text) if text else None
     if path is not None:
+        with _KEYS_LOCK:
+            _KEYS.pop(path.name, None)
         path.unlink(missing_ok=True)
 
 
 def discard_stale() -> None:
-    """Delete the files of imports abandoned more than a day ago."""
+    """Delete the files of imports abandoned more than a day ago, and any whose key this process does not hold
+    (left by a crash or a restart: unreadable now)."""
     limit = time.time() - STALE_SECONDS
     for path in upload_dir().glob(PREFIX + "*"):
         try:
-            if path.stat().st_mtime < limit:
-                path.unlink(missing_ok=True)
+            with _KEYS_LOCK:
+                orphan = path.name not in _KEYS
+            if orphan or path.stat().st_mtime < limit:
+                discard(str(path))
         except OSError:
             continue
+
+
+def opened(text: str | Path) -> bytes:
+    """The plaintext of one of our upload files, checked frame by frame. ``SpreadsheetError`` when it is not ours,
+    its key is gone (a restart) or it was changed."""
+    path = owned_path(str(text))
+    with _KEYS_LOCK:
+        key = _KEYS.get(path.name) if path is not None else None
+    if path is None or key is None:
+        raise SpreadsheetError(_("This upload is no longer available (the server restarted): upload the file again."))
+    aead, parts, index = AESGCM(key), [], 0
+    try:
+        with path.open("rb") as handle:
+            while True:
+                header = handle.read(_HEADER.size)
+                length, last = _HEADER.unpack(header)
+                nonce, sealed = handle.read(12), handle.read(length)
+                parts.append(aead.decrypt(nonce, sealed, _associated(index, last)))
+                index += 1
+                if last:
+                    break
+            if handle.read(1):
+                raise ValueError("data after the last frame")
+    except (OSError, struct.error, InvalidTag, ValueError) as exc:
+        raise SpreadsheetError(_("This upload could not be read back: upload the file again.")) from exc
+    return b"".join(parts)
+
+
+def _associated(index: int, last: bool) -> bytes:
+    return b"waystation-upload\x1f" + struct.pack(">Q?", index, last)
 
 
 @dataclass(frozen=True)
@@ -84,25 +133,41 @@ class StoredUpload:
 
 
 def store(chunks: Iterable[bytes], name: str) -> StoredUpload:
-    """Write ``chunks`` to a new owner-only file, hashing them; stop and delete it past ``MAX_BYTES``."""
+    """Encrypt ``chunks`` into a new owner-only file under a new key held in memory, hashing the plaintext; stop
+    and delete it past ``MAX_BYTES``."""
     descriptor, temp = tempfile.mkstemp(prefix=PREFIX, dir=upload_dir())
     path = Path(temp)
+    key = AESGCM.generate_key(bit_length=256)
+    with _KEYS_LOCK:
+        _KEYS[path.name] = key
+    aead = AESGCM(key)
     digest = hashlib.sha256()
-    size = 0
+    size, index, pending = 0, 0, b""
+
+    def frame(handle: object, data: bytes, last: bool) -> None:
+        nonce = os.urandom(12)
+        sealed = aead.encrypt(nonce, data, _associated(index, last))
+        handle.write(_HEADER.pack(len(sealed), last) + nonce + sealed)  # type: ignore[attr-defined]
+
     try:
         with os.fdopen(descriptor, "wb") as handle:
             for chunk in chunks:
                 size += len(chunk)
                 if size > MAX_BYTES:
                     break
-                handle.write(chunk)
                 digest.update(chunk)
+                pending += chunk
+                while len(pending) > FRAME:
+                    frame(handle, pending[:FRAME], False)
+                    pending, index = pending[FRAME:], index + 1
+            if size <= MAX_BYTES:
+                frame(handle, pending, True)
     except BaseException:
-        path.unlink(missing_ok=True)
+        discard(str(path))
         raise
     too_big = size > MAX_BYTES
     if too_big:
-        path.unlink(missing_ok=True)
+        discard(str(path))
     return StoredUpload(
         path=None if too_big else path,
         name=os.path.basename(name.replace("\\", "/"))[:255],

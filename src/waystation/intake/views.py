@@ -71,7 +71,7 @@ def _forget_upload(request: AuthedHttpRequest) -> None:
 def _source(request: AuthedHttpRequest, pending: dict[str, Any]) -> Source | HttpResponse:
     """The pending upload read again; on failure (it cannot change, but may vanish) back to the upload page."""
     try:
-        source = source_open(pending["path"], name=pending["name"], sheet=pending.get("sheet") or None)
+        source = source_open(uploads.opened(pending["path"]), name=pending["name"], sheet=pending.get("sheet") or None)
     except (SpreadsheetError, OSError) as exc:
         _forget_upload(request)
         messages.error(request, getattr(exc, "message", _("The uploaded file is gone: upload it again.")))
@@ -130,7 +130,7 @@ def _accept(request: AuthedHttpRequest, stored: uploads.StoredUpload, sheet: str
         uploads.discard(str(stored.path))
         return _("The file is empty.")
     try:
-        source = source_open(stored.path, name=stored.name, sheet=sheet or None)
+        source = source_open(uploads.opened(stored.path), name=stored.name, sheet=sheet or None)
     except SpreadsheetError as exc:
         uploads.discard(str(stored.path))
         return exc.message

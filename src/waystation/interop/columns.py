@@ -228,6 +228,16 @@ class Mapping:
         ]
         return json.dumps({"version": 1, "columns": entries}, ensure_ascii=False)
 
+    def for_storage(self) -> Mapping:
+        """This mapping as it may be stored (a saved mapping, an import's record). A header row in which no title is
+        one we recognise may be no header at all but a file's first person (her name, her phone number): then no
+        header text is kept, only which column holds which field, so that nothing of hers reaches the database in
+        clear. A row with at least one recognised title is a title row: its titles are kept, so that a saved mapping
+        can follow columns that moved."""
+        if not any(guess_field(title) is not None for title in self.headers.values()):
+            return Mapping(dict(self.columns), {})
+        return Mapping(dict(self.columns), dict(self.headers))
+
     @classmethod
     def from_json(cls, text: str) -> Mapping:
         """A stored mapping. Malformed JSON is a ``MappingError`` (the fields themselves are checked by ``check``)."""

@@ -129,6 +129,8 @@ class Command(BaseCommand):
             )
         except ImportRefused as exc:
             report = exc.report
+        except ServiceError as exc:  # refused as a whole (keys not ready, the same rows imported meanwhile)
+            raise CommandError(exc.message) from None
         try:
             if options["save_mapping"] and not any(e.row == 0 for e in report.errors):
                 saved_mapping_save(actor=user, name=options["save_mapping"], mapping=mapping)
