@@ -116,6 +116,20 @@ def test_reimporting_the_same_file_creates_nobody_twice(
     assert (third.created, third.already_imported) == (1, 5)  # type: ignore[attr-defined]
 
 
+def test_the_same_bytes_under_another_name_or_register_create_nobody_twice(
+    coordinator: User, stations: tuple[Station, Station], tmp_path: Path
+) -> None:
+    data = csv_bytes(MESSY_ROWS)
+    run(coordinator, write(tmp_path / "register.csv", data))
+    before = persons_now()
+    copy = write(tmp_path / "register (1).csv", data)  # what a browser calls a second download
+    again = run(coordinator, copy)
+    other_register = run(coordinator, copy, source_key="someone's new register name")
+    assert (again.created, again.already_imported) == (0, 5)  # type: ignore[attr-defined]
+    assert (other_register.created, other_register.already_imported) == (0, 5)  # type: ignore[attr-defined]
+    assert persons_now() == before
+
+
 def test_a_file_without_ids_is_recognised_again_by_its_rows(
     coordinator: User, stations: tuple[Station, Station], tmp_path: Path
 ) -> None:

@@ -234,6 +234,15 @@ def import_run(
     check_can_import(actor)
     today = today or timezone.localdate()
     source_key = " ".join((source_key or source.default_key).split())[:200]
+    # The very same bytes imported before (a copy renamed "register (1).csv", or given another register name): they
+    # are that import's register again, so its rows are recognised as already imported, never created twice.
+    earlier = (
+        ImportRun.objects.filter(digest=source.digest, created__gt=0)
+        .order_by("-id")
+        .values_list("source_key", flat=True)
+        .first()
+    )
+    source_key = earlier or source_key
     started = timezone.now()
 
     def checking(done: int, total: int) -> None:
