@@ -191,7 +191,11 @@ PLANTED = [  # (first record, second record): one woman registered twice, spelt 
 
 
 def test_the_live_records_are_matched_without_decrypting_a_name(
-    keeper_a: User, station_a: Station, monkeypatch: pytest.MonkeyPatch
+    keeper_a: User,
+    station_a: Station,
+    personas: dict[str, User],
+    persona_password: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from waystation import synth
     from waystation.testing import vault as test_vault
@@ -216,15 +220,30 @@ def test_the_live_records_are_matched_without_decrypting_a_name(
         return real_decrypt(*args, **kwargs)
 
     monkeypatch.setattr(crypto, "decrypt", counting)
+    coordinator = personas["coordinator"]
+    monkeypatch.setenv("WAYSTATION_PASSWORD", persona_password)
+    with pytest.raises(CommandError, match="Say who you are"):
+        call_command("dedup", "--json", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="Only a coordinator"):
+        call_command("dedup", "--json", "--as", keeper_a.username, stdout=io.StringIO())
+    monkeypatch.setenv("WAYSTATION_PASSWORD", "not the password")
+    with pytest.raises(CommandError, match="Wrong password"):
+        call_command("dedup", "--json", "--as", coordinator.username, stdout=io.StringIO())
+    assert not AuditEvent.objects.filter(action="linkage.dedup").exists()
+    monkeypatch.setenv("WAYSTATION_PASSWORD", persona_password)
     out = io.StringIO()
-    call_command("dedup", "--json", stdout=out)
+    call_command("dedup", "--json", "--as", coordinator.username, stdout=out)
     result = json.loads(out.getvalue())
+    for first, second, _year, _left in PLANTED:  # case codes, scores and reasons: never a name
+        for name in (*first.values(), *second.values()):
+            assert name not in out.getvalue()
     found = {(p["case_a"], p["case_b"]) for p in result["pairs"]}
     assert set(planted) <= found
     assert decrypted == []
     assert "name.hangul" in next(p["agreed"] for p in result["pairs"] if (p["case_a"], p["case_b"]) == planted[0])
     assert result["persons"] == Person.objects.count()
     event = AuditEvent.objects.filter(action="linkage.dedup").get()
+    assert event.actor == coordinator
     assert event.details == {"persons": result["persons"], "pairs": len(result["pairs"]), "threshold": "0.5"}
 
 

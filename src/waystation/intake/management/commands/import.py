@@ -12,19 +12,17 @@ stderr, so that the report on stdout stays clean.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import sys
 import time
 from typing import Any
 
-from django.contrib.auth.hashers import check_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import translation
 from django.utils.translation import gettext as _
 from openpyxl.utils import column_index_from_string
 
+from waystation.accounts.cli import password_of, user_named
 from waystation.accounts.models import User
 from waystation.intake.models import SavedMapping
 from waystation.intake.services import (
@@ -41,8 +39,6 @@ from waystation.interop.spreadsheet import SpreadsheetError
 from waystation.lib.errors import ServiceError
 from waystation.vault import crypto, userkeys
 from waystation.vault.keyring import Keyring
-
-PASSWORD_VARIABLE = "WAYSTATION_PASSWORD"  # noqa: S105 - the name of the variable, not a password
 
 
 def language_from_environment(given: str | None) -> str:
@@ -146,23 +142,13 @@ class Command(BaseCommand):
     # --- steps -----------------------------------------------------------------------------------------------------
 
     def coordinator(self, username: str) -> User:
-        user = User.objects.filter(username=username).first()
-        if user is None or not can_import(user):
-            raise CommandError(_("Only a coordinator can import records: %(user)s is not one.") % {"user": username})
-        return user
+        return user_named(
+            username, allowed=can_import, refusal=_("Only a coordinator can import records: %(user)s is not one.")
+        )
 
     def keys(self, user: User) -> Keyring:
         """The coordinator's keys, opened with their password for this run only."""
-        password = os.environ.get(PASSWORD_VARIABLE)
-        if password is None:
-            if not sys.stdin.isatty():
-                raise CommandError(
-                    _("Give %(user)s's password at the terminal, or in the WAYSTATION_PASSWORD variable.")
-                    % {"user": user.username}
-                )
-            password = getpass.getpass(_("Password for %(user)s: ") % {"user": user.username})
-        if not check_password(password, user.password):
-            raise CommandError(_("Wrong password: nothing was imported."))
+        password = password_of(user, refused=_("Wrong password: nothing was imported."))
         try:
             private = userkeys.unlock(user, password)
         except crypto.VaultError:

@@ -2,8 +2,10 @@
 
 - ``waystation dedup --input PEOPLE.csv --out PAIRS.csv``: link a file without importing it (see
   ``linkage.people_file`` for the columns); writes ``id_a,id_b,score``, one row per pair judged the same person.
-- ``waystation dedup [--json]``: candidate pairs over the live records (case codes, score, why), from the blind
-  index's digests of the name keys and the coded fields: no name is decrypted, so no keys are needed.
+- ``waystation dedup --as COORDINATOR [--json]``: candidate pairs over the live records (case codes, score, why),
+  from the blind index's digests of the name keys and the coded fields: no name is decrypted, so no keys are
+  needed; but a list of who may be one person is itself sensitive, so a coordinator asks for it with their
+  password, and the audit event names them.
 
 ``--threshold`` sets the match probability from which a pair is listed (default 0.5: more likely the same person
 than not; see ``linkage.matching``).
@@ -17,6 +19,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from waystation.accounts.cli import password_of, user_named
+from waystation.accounts.models import Role, User
 from waystation.linkage.matching import DEFAULT_THRESHOLD, MatchSettings
 
 
@@ -32,6 +36,9 @@ class Command(BaseCommand):
         parser.add_argument("--input", type=Path, help="a CSV file of people to link (UTF-8)")
         parser.add_argument("--out", type=Path, help="where to write the pairs (CSV: id_a,id_b,score)")
         parser.add_argument("--json", action="store_true", help="print the live candidate pairs as JSON")
+        parser.add_argument(
+            "--as", dest="username", help="live records: the coordinator asking (password at the terminal)"
+        )
         parser.add_argument(
             "--threshold",
             type=float,
@@ -55,7 +62,14 @@ class Command(BaseCommand):
             assert isinstance(source, Path) and isinstance(out, Path)  # noqa: S101 - argparse gives paths
             self._file(source, out, settings)
         else:
-            self._live(settings, as_json=bool(options["json"]))
+            username = options["username"]
+            coordinator = user_named(
+                username if isinstance(username, str) else None,
+                allowed=lambda user: user.role == Role.COORDINATOR,
+                refusal=_("Only a coordinator can list who may be recorded twice: %(user)s is not one."),
+            )
+            password_of(coordinator, refused=_("Wrong password: nothing was listed."))
+            self._live(settings, as_json=bool(options["json"]), actor=coordinator)
 
     def _file(self, source: Path, out: Path, settings: MatchSettings) -> None:
         from waystation.linkage.people_file import PeopleFileError, dedup_file
@@ -78,10 +92,10 @@ class Command(BaseCommand):
             }
         )
 
-    def _live(self, settings: MatchSettings, *, as_json: bool) -> None:
+    def _live(self, settings: MatchSettings, *, as_json: bool, actor: User) -> None:
         from waystation.linkage.live import candidates_json, live_candidates
 
-        found = live_candidates(settings)
+        found = live_candidates(settings, actor=actor)
         if as_json:
             self.stdout.write(json.dumps(candidates_json(found, settings), ensure_ascii=False, indent=1))
             return
