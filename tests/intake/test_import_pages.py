@@ -251,3 +251,17 @@ def test_a_changed_upload_file_is_refused(coordinator: User, client_for: Callabl
     waiting.write_bytes(bytes(data))
     with pytest.raises(uploads.SpreadsheetError, match="could not be read back"):
         uploads.opened(waiting)
+
+
+@pytest.mark.parametrize("leave", ["/accounts/logout/", "/exit/"])
+def test_signing_out_or_quick_exit_deletes_the_waiting_upload(
+    leave: str, coordinator: User, client_for: Callable[..., Any]
+) -> None:
+    client = client_for(coordinator)
+    upload(client, "register.csv", csv_bytes(MESSY_ROWS))
+    assert len(leftover_uploads()) == 1
+    if leave == "/exit/":
+        client.get(leave)  # quick exit: a plain link, it must work from anywhere
+    else:
+        client.submit(leave, {})
+    assert leftover_uploads() == []

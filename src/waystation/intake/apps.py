@@ -6,3 +6,6 @@ class IntakeConfig(AppConfig):
 
     name = "waystation.intake"
     label = "intake"
+
+    def ready(self) -> None:
+        from waystation.intake import signals  # noqa: F401 - connects the receivers
