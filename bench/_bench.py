@@ -203,3 +203,37 @@ def quartiles(values: list[float]) -> tuple[float, float]:
 
 def verdict(ratio: float, goal: float) -> str:
     return f"PASS (goal <= {goal:g}x)" if ratio <= goal else f"FAIL (goal <= {goal:g}x)"
+
+
+# --- a benchmark's worker processes ----------------------------------------------------------------------------------
+
+
+class Worker:
+    """A process of the benchmark script's own, bound to the data folder of one size (Django's settings are bound
+    to one folder a process): it answers one line of JSON for each command line it is sent."""
+
+    def __init__(self, script: str, size: int, *extra: str) -> None:
+        self.size = size
+        command = [sys.executable, script, "--worker", str(size), *extra]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S603
+        if self._read() != "ready":
+            raise SystemExit(f"bench: the {size:,} worker did not start")
+
+    def _read(self) -> str:
+        assert self.process.stdout is not None  # noqa: S101 - made with a pipe
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"bench: the {self.size:,} worker stopped")
+        return line.strip()
+
+    def ask(self, command: str) -> Any:
+        """Send ``command``; its answer, read as JSON."""
+        assert self.process.stdin is not None  # noqa: S101 - made with a pipe
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return json.loads(self._read())
+
+    def close(self, timeout: float = 120) -> None:
+        assert self.process.stdin is not None  # noqa: S101 - made with a pipe
+        self.process.stdin.close()
+        self.process.wait(timeout=timeout)

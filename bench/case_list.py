@@ -17,11 +17,11 @@ import argparse
 import json
 import re
 import statistics
-import subprocess
 import sys
 import time
 from typing import Any
 
+import _bench
 from _bench import (
     ensure_generated,
     fetch,
@@ -167,31 +167,12 @@ def _serve(protocol: Any) -> None:
         print(json.dumps(answer), file=protocol, flush=True)
 
 
-class Worker:
+class Worker(_bench.Worker):
     def __init__(self, size: int, try_index: bool) -> None:
-        self.size = size
-        command = [sys.executable, __file__, "--worker", str(size), *(["--try-index"] if try_index else [])]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S603
-        if self._read() != "ready":
-            raise SystemExit(f"bench: the {size:,} worker did not start")
+        super().__init__(__file__, size, *(["--try-index"] if try_index else []))
 
-    def _read(self) -> str:
-        assert self.process.stdout is not None  # noqa: S101 - made with a pipe
-        line = self.process.stdout.readline()
-        if not line:
-            raise SystemExit(f"bench: the {self.size:,} worker stopped")
-        return line.strip()
-
-    def ask(self, command: str) -> Any:
-        assert self.process.stdin is not None  # noqa: S101 - made with a pipe
-        self.process.stdin.write(command + "\n")
-        self.process.stdin.flush()
-        return json.loads(self._read())
-
-    def close(self) -> None:
-        assert self.process.stdin is not None  # noqa: S101 - made with a pipe
-        self.process.stdin.close()
-        self.process.wait(timeout=60)
+    def close(self, timeout: float = 60) -> None:
+        super().close(timeout)
 
 
 # --- the driver ----------------------------------------------------------------------------------------------------

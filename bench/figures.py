@@ -423,39 +423,17 @@ def measure_memory(side: str, size: int) -> dict[str, int]:
     return result
 
 
-class Worker:
+class Worker(_bench.Worker):
     def __init__(self, size: int) -> None:
-        self.size = size
-        command = [sys.executable, __file__, "--worker", str(size)]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # noqa: S603
-        if self._read() != "ready":
-            raise SystemExit(f"bench: the {size:,} worker did not start")
-
-    def _read(self) -> str:
-        assert self.process.stdout is not None  # noqa: S101 - made with a pipe
-        line = self.process.stdout.readline()
-        if not line:
-            raise SystemExit(f"bench: the {self.size:,} worker stopped")
-        return line.strip()
+        super().__init__(__file__, size)
 
     def trace(self) -> list[dict[str, Any]]:
-        assert self.process.stdin is not None  # noqa: S101 - made with a pipe
-        self.process.stdin.write("trace\n")
-        self.process.stdin.flush()
-        found: list[dict[str, Any]] = json.loads(self._read())
+        found: list[dict[str, Any]] = self.ask("trace")
         return found
 
     def time(self, side: str, count: int) -> list[float]:
-        assert self.process.stdin is not None  # noqa: S101 - made with a pipe
-        self.process.stdin.write(f"time {side} {count}\n")
-        self.process.stdin.flush()
-        times: list[float] = json.loads(self._read())
+        times: list[float] = self.ask(f"time {side} {count}")
         return times
-
-    def close(self) -> None:
-        assert self.process.stdin is not None  # noqa: S101 - made with a pipe
-        self.process.stdin.close()
-        self.process.wait(timeout=120)
 
 
 # --- the driver ----------------------------------------------------------------------------------------------------
