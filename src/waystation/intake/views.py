@@ -292,13 +292,18 @@ def cancel(request: AuthedHttpRequest) -> HttpResponse:
 @never_cache
 @require_safe
 def progress(request: AuthedHttpRequest) -> HttpResponse:
-    _check(request)
-    job = jobs.get(request.session.get(SESSION_JOB), request.user)
+    job = _job(request)
     if job is None:
         return redirect("intake:upload")
     if job.state != "running":
         return redirect("intake:result")
     return render(request, "intake/progress.html", {"job": job, "phase": phase_label(job.phase)})
+
+
+def _job(request: AuthedHttpRequest) -> jobs.Job | None:
+    """This coordinator's import started from this session (a job is only ever found by its own user)."""
+    _check(request)
+    return jobs.get(request.session.get(SESSION_JOB), request.user)
 
 
 def phase_label(phase: str) -> str:
@@ -310,8 +315,7 @@ def phase_label(phase: str) -> str:
 @require_safe
 def status(request: AuthedHttpRequest) -> HttpResponse:
     """The running import's progress, for the progress page's script."""
-    _check(request)
-    job = jobs.get(request.session.get(SESSION_JOB), request.user)
+    job = _job(request)
     if job is None:
         return JsonResponse({"state": "none"})
     data = job.as_json() | {"label": phase_label(job.phase)}
@@ -323,8 +327,7 @@ def status(request: AuthedHttpRequest) -> HttpResponse:
 @never_cache
 @require_safe
 def result(request: AuthedHttpRequest) -> HttpResponse:
-    _check(request)
-    job = jobs.get(request.session.get(SESSION_JOB), request.user)
+    job = _job(request)
     if job is None:
         return redirect("intake:upload")
     if job.state == "running":
