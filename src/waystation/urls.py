@@ -14,6 +14,10 @@ urlpatterns = [
     path("audit/", include("waystation.audit.urls")),
     path("vault/", include("waystation.vault.urls")),
     path("import/", include("waystation.intake.urls")),
+    path("duplicates/", include("waystation.linkage.urls")),
+    path("sync/", include("waystation.sync.urls")),
+    path("sync/conflicts/", include("waystation.sync.changes.urls")),
+    path("api/v1/", include("waystation.api.urls")),
 ]
 
 handler400 = "waystation.web.views.bad_request"

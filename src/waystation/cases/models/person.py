@@ -54,6 +54,12 @@ class Person(models.Model):
     # back the latest decision: never set it, never edit it in a form (editable=False). Read it through
     # ``cases.selectors.consenting``.
     statistics_consent = models.BooleanField(_("consents to anonymous statistics"), null=True, editable=False)
+    # Set when a coordinator decided this record is the same woman as another one (``linkage``): the record and
+    # its history stay, the case list and the figures count her once, under the record she was merged into. Set
+    # and cleared only by the linkage services (a merge is audited and can be undone).
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="merged_records"
+    )
 
     # Sensitive: encrypted by the vault, revealed only through vault.reveal.
     name_hangul = SensitiveTextField(_("name in Hangul"))

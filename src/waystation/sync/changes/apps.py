@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ChangesConfig(AppConfig):
+    """The change log that bundles carry: every change to replicated data, with its origin and a hybrid logical
+    clock; applying changes from peers, and the conflicts a coordinator resolves."""
+
+    name = "waystation.sync.changes"
+    label = "sync_changes"
