@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -48,6 +50,9 @@ MAX_CAPACITY = 500
 class Station(models.Model):
     """A place on the route, known only by its code name and a coarse region; never an address."""
 
+    # The station's name across installations (sync: the hub and every station's own Waystation), which a rename
+    # of the code name does not change.
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     code_name = models.CharField(_("code name"), max_length=40, unique=True)
     country = models.CharField(_("country"), max_length=2, choices=Country.choices)
     region = models.CharField(_("region"), max_length=80, help_text=_("Coarse region only, never an address."))
