@@ -256,3 +256,30 @@ def test_a_record_with_an_unknown_code_stops_the_release_with_a_message(
     assert not Release.objects.exists()
     page = client_for(population.analyst).get("/")
     assert page.status_code == 200 and "No figures could be released just now" in page.content.decode()
+
+
+def test_a_woman_recorded_twice_and_merged_is_counted_once_with_both_histories(population: SimpleNamespace) -> None:
+    # Two records of consenting persons, each sold once: merged (as linkage's merge sets it), they are one person
+    # sold twice. Set directly here: the figures' rule is under test, not the merge service.
+    sold_once = [
+        person
+        for person in consenting(Person.objects.all(), ConsentScope.STATISTICS).order_by("id")
+        if person.episodes.filter(was_sold=True).count() == 1
+    ]
+    kept, absorbed = sold_once[:2]
+
+    def raw(name: str) -> dict[Any, int]:
+        return dict(BY_NAME[name].compute().table.counts)
+
+    ever, sold = raw("persons_ever"), raw("times_sold")
+    Person.objects.filter(pk=absorbed.pk).update(merged_into=kept)
+    ever_after, sold_after = raw("persons_ever"), raw("times_sold")
+
+    assert ever_after[()] == ever[()] - 1
+    once, twice = ((("times_sold", "once"),), (("times_sold", "twice"),))
+    assert sold_after[once] == sold[once] - 2
+    assert sold_after[twice] == sold[twice] + 1
+    assert sold_after[()] == sold[()] - 1
+
+    Person.objects.filter(pk=absorbed.pk).update(merged_into=None)  # undone: as before, cell for cell
+    assert raw("persons_ever") == ever and raw("times_sold") == sold

@@ -145,12 +145,37 @@ class Indicator:
     reference_source: str = ""
 
 
+# --- one woman, counted once -----------------------------------------------------------------------------------------
+#
+# A woman recorded twice and merged by a coordinator (``linkage``) is counted once, as the record she was merged
+# into (``Person.merged_into``): that record's coded fields and consent, and the records (episodes, services,
+# movements) of both. The merged record itself is in no population.
+
+
+def _persons() -> QuerySet[Person]:
+    """Every person record that stands for a woman (not merged into another record): each population's start."""
+    return Person.objects.filter(merged_into__isnull=True)
+
+
+def _merges_exist() -> bool:
+    """Counted from the ``person_merged`` index, which holds the merged records only."""
+    return bool(Person.objects.filter(merged_into__isnull=False).aggregate(n=Count("pk"))["n"])
+
+
+def _hers(records: QuerySet[Any], outer: str = "pk") -> QuerySet[Any]:
+    """``records`` of the person ``outer`` refers to, and of the records merged into hers. While no merge exists
+    (most releases), the person's own: the plain lookup on the records' person index, no join."""
+    if _merges_exist():
+        return records.filter(Q(person=OuterRef(outer)) | Q(person__merged_into=OuterRef(outer)))
+    return records.filter(person=OuterRef(outer))
+
+
 def _everyone() -> QuerySet[Person]:
-    return Person.objects.all()
+    return _persons()
 
 
 def _in_care() -> QuerySet[Person]:
-    return Person.objects.exclude(status__in=ENDED_STATUSES)
+    return _persons().exclude(status__in=ENDED_STATUSES)
 
 
 # --- counting in one pass --------------------------------------------------------------------------------------------
@@ -328,11 +353,11 @@ def _share_indicator(
 
 
 def _women() -> QuerySet[Person]:
-    return Person.objects.filter(sex=Sex.FEMALE)
+    return _persons().filter(sex=Sex.FEMALE)
 
 
 def _women_safe() -> QuerySet[Person]:
-    return Person.objects.filter(sex=Sex.FEMALE, status__in=SAFE_STATUSES)
+    return _persons().filter(sex=Sex.FEMALE, status__in=SAFE_STATUSES)
 
 
 def _is_female() -> Q:
@@ -340,7 +365,7 @@ def _is_female() -> Q:
 
 
 def _has_episode() -> Exists:
-    return Exists(ExploitationEpisode.objects.filter(person=OuterRef("pk")))
+    return Exists(_hers(ExploitationEpisode.objects.all()))
 
 
 def _banded(counted: Sequence[Mapping[str, Any]], value: str, band: Callable[[Any], str]) -> dict[tuple[str, ...], int]:
@@ -361,7 +386,7 @@ def _per_person(records: QuerySet[Any], value: Any) -> Subquery:
     aggregates without GROUP BY. Grouped by a constant, which Django leaves out of the SQL: grouped by the person
     (the usual ``values("person")``), SQLite sorts each person's rows first, a fifth slower at 100,000 persons.
     Without records, the aggregate of none: 0 for a count, NULL for a maximum or a minimum."""
-    mine = records.filter(person=OuterRef("pk")).order_by().annotate(one=Value(1)).values("one")
+    mine = _hers(records).order_by().annotate(one=Value(1)).values("one")
     return Subquery(mine.annotate(value=value).values("value"), output_field=IntegerField())
 
 
@@ -433,7 +458,7 @@ def services_per_person() -> Computed:
     mean number of service records per person counted."""
 
     def received(kind: str) -> Count:
-        return Count("pk", filter=Q(Exists(ServiceRecord.objects.filter(person=OuterRef("pk"), kind=kind))))
+        return Count("pk", filter=Q(Exists(_hers(ServiceRecord.objects.filter(kind=kind)))))
 
     aggregates: dict[str, Aggregate] = {kind: received(kind) for kind in ServiceKind.values}
     aggregates["records"] = Sum(_per_person(ServiceRecord.objects.all(), Count("id")))
@@ -444,13 +469,18 @@ def services_per_person() -> Computed:
     return Computed(Table(counts={**cells, (): persons}), counts.left_out, ratio=ratio)
 
 
+def _first_arrival(arrivals: QuerySet[Movement]) -> QuerySet[Movement]:
+    """The earliest of a person's ``arrivals`` (hers and her merged records'), as a subquery's one value."""
+    return _hers(arrivals).order_by().annotate(one=Value(1)).values("one").annotate(first=Min("arrived_at"))
+
+
 def arrivals_kr() -> Computed:
     """Persons counted by the year they first arrived at a station in South Korea (an arrived movement), and by
     sex and year: one aggregate query with the arrival year as a subquery. Persons not (yet) arrived are not in
     the table; those left out for lack of consent are counted among the arrived only."""
     stations = Station.objects.filter(country=Country.SOUTH_KOREA)
     arrivals = Movement.objects.filter(to_station__in=stations, status=MovementStatus.ARRIVED)
-    first_arrival = arrivals.filter(person=OuterRef("pk")).order_by().values("person").annotate(first=Min("arrived_at"))
+    first_arrival = _first_arrival(arrivals)
     # Every person's first arrival there read from the ``movement_person_arrivals`` index alone, grouped by (its
     # year) and not filtered on as well (``present``: a person without one is not in the table). Cheaper than
     # first narrowing the persons to those in the list of arrivals, which reads each one's row by its id.

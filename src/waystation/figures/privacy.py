@@ -61,7 +61,7 @@ import opendp.prelude as dp
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import Count, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, QuerySet, Subquery, Sum
 from django.db.models.functions import ExtractMonth, ExtractYear
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -74,7 +74,7 @@ from waystation.cases.choices import ConsentScope
 from waystation.cases.models import Person
 from waystation.cases.selectors import consenting
 from waystation.figures.disclosure import Policy, round_to
-from waystation.figures.indicators import INDICATORS, _everyone
+from waystation.figures.indicators import INDICATORS, _everyone, _first_arrival
 from waystation.figures.models import PrivacySpend
 from waystation.network.models import Country, Movement, MovementStatus, Station
 
@@ -186,7 +186,7 @@ def _arrivals_kr_per_month(now: datetime) -> dict[str, int]:
     arrivals = Movement.objects.filter(
         to_station__in=Station.objects.filter(country=Country.SOUTH_KOREA), status=MovementStatus.ARRIVED
     )
-    first_arrival = arrivals.filter(person=OuterRef("pk")).order_by().values("person").annotate(first=Min("arrived_at"))
+    first_arrival = _first_arrival(arrivals)
     rows = (
         _counted(_everyone())
         .annotate(first=Subquery(first_arrival.values("first")))

@@ -58,7 +58,13 @@ class Person(models.Model):
     # its history stay, the case list and the figures count her once, under the record she was merged into. Set
     # and cleared only by the linkage services (a merge is audited and can be undone).
     merged_into = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="merged_records"
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="merged_records",
+        db_index=False,  # indexed where set only ("person_merged"): see Meta.indexes
     )
 
     # Sensitive: encrypted by the vault, revealed only through vault.reveal.
@@ -91,9 +97,14 @@ class Person(models.Model):
                     "origin_province",
                     "first_contact_month",
                     "left_nk_month",
+                    "merged_into",
                 ],
                 name="person_figures",
             ),
+            # The few merged records, and nothing else: the records merged into one (``merged_records``) and
+            # whether any merge exists are looked up here. Partial, so that no query for the records that are NOT
+            # merged (every population of the figures, the case list) is drawn to it instead of the covering index.
+            models.Index(fields=["merged_into"], condition=models.Q(merged_into__isnull=False), name="person_merged"),
         ]
         verbose_name = _("person")
         verbose_name_plural = _("persons")
