@@ -168,7 +168,12 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+# Argon2id, taking turns with the vault's key derivations: see lib/memory_hard.py.
+PASSWORD_HASHERS = ["waystation.accounts.hashers.TurnTakingArgon2PasswordHasher"]
+# Memory-hard derivations (100 and 64 MiB each) running at once in the server process: 1 keeps one worker under
+# 300 MB resident during a burst of sign-ins (bench/load.py); each sign-in then waits its turn (a few tenths of a
+# second each).
+WAYSTATION_ARGON2_AT_ONCE = max(1, int(os.environ.get("WAYSTATION_ARGON2_AT_ONCE", "1")))
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},

@@ -208,7 +208,6 @@ def test_both_paths_do_the_same_argon2_work(
 
     monkeypatch.setattr(Argon2PasswordHasher, "verify", count_verify(Argon2PasswordHasher.verify))
     monkeypatch.setattr(userkeys, "hash_secret_raw", count_kdf(userkeys.hash_secret_raw))
-    monkeypatch.setattr(duress, "hash_secret_raw", count_kdf(duress.hash_secret_raw))
 
     started = time.perf_counter()
     assert password_step(client_for(None), caseworker.username, persona_password).status_code == 302

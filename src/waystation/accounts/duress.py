@@ -44,7 +44,6 @@ import functools
 import os
 from typing import Any
 
-from argon2.low_level import Type, hash_secret_raw
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.hashers import check_password, get_hasher, identify_hasher, make_password
 from django.contrib.auth.password_validation import validate_password
@@ -120,16 +119,7 @@ def _unwrap_work(user: User, password: str) -> None:
     try:
         userkeys.unlock(user, password)
     except crypto.Locked:  # no key pair any more (destroyed): the same derivation with the default parameters
-        kdf = userkeys.KDF
-        hash_secret_raw(
-            password.encode(),
-            os.urandom(userkeys.SALT_BYTES),
-            time_cost=kdf.time_cost,
-            memory_cost=kdf.memory_kib,
-            parallelism=kdf.lanes,
-            hash_len=crypto.KEY_BYTES,
-            type=Type.ID,
-        )
+        userkeys.derive_key(password, os.urandom(userkeys.SALT_BYTES), userkeys.KDF)
     except crypto.VaultError:
         pass  # the duress password does not open the key pair: the work is done all the same
 

@@ -14,6 +14,7 @@ from argon2.low_level import Type, hash_secret_raw
 from nacl.public import PrivateKey
 
 from waystation.accounts.models import User
+from waystation.lib import memory_hard
 from waystation.vault import crypto
 from waystation.vault.models import CaseKeyWrap, IndexKeyWrap, UserKey
 
@@ -30,16 +31,19 @@ KDF = Kdf(time_cost=3, memory_kib=64 * 1024, lanes=1)
 SALT_BYTES = 16
 
 
-def _kek(password: str, salt: bytes, kdf: Kdf) -> bytes:
-    return hash_secret_raw(
-        password.encode(),
-        salt,
-        time_cost=kdf.time_cost,
-        memory_cost=kdf.memory_kib,
-        parallelism=kdf.lanes,
-        hash_len=crypto.KEY_BYTES,
-        type=Type.ID,
-    )
+def derive_key(password: str, salt: bytes, kdf: Kdf) -> bytes:
+    """The key that wraps a user's private key: Argon2id of the password, taking its turn among the process's
+    memory-hard derivations (``lib.memory_hard``)."""
+    with memory_hard.turn():
+        return hash_secret_raw(
+            password.encode(),
+            salt,
+            time_cost=kdf.time_cost,
+            memory_cost=kdf.memory_kib,
+            parallelism=kdf.lanes,
+            hash_len=crypto.KEY_BYTES,
+            type=Type.ID,
+        )
 
 
 def _ad(user_id: int, public_key: bytes) -> bytes:
@@ -50,7 +54,7 @@ def _wrap(user: User, private: PrivateKey, password: str) -> dict[str, object]:
     salt = os.urandom(SALT_BYTES)
     kdf = KDF
     public = bytes(private.public_key)
-    wrapped = crypto.encrypt(_kek(password, salt, kdf), bytes(private), _ad(user.pk, public))
+    wrapped = crypto.encrypt(derive_key(password, salt, kdf), bytes(private), _ad(user.pk, public))
     return {
         "public_key": public,
         "wrapped_private": wrapped,
@@ -80,7 +84,9 @@ def unlock(user: User, password: str) -> PrivateKey:
         raise crypto.Locked("This account has no key pair.")
     kdf = Kdf(key.kdf_time, key.kdf_memory_kib, key.kdf_lanes)
     public = bytes(key.public_key)
-    secret = crypto.decrypt(_kek(password, bytes(key.salt), kdf), bytes(key.wrapped_private), _ad(user.pk, public))
+    secret = crypto.decrypt(
+        derive_key(password, bytes(key.salt), kdf), bytes(key.wrapped_private), _ad(user.pk, public)
+    )
     private = PrivateKey(secret)
     if bytes(private.public_key) != public:
         raise crypto.Tampered("The key pair does not match its public half.")
