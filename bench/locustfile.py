@@ -1,0 +1,184 @@
+"""Role-mixed traffic for ``bench/load.py`` (run by it, headless; not on its own).
+
+Each simulated user signs in once through the real forms (password, then a code from its authenticator) as one of
+the benchmark's accounts, then works like its role: keepers register arrivals and look at their cases,
+caseworkers read their cases and write notes, coordinators open cases and plan movements, analysts open the
+figures. Between two actions a user thinks for a while (``wait_time``), as people do.
+
+Every request is recorded (name, time taken, when, whether it failed) and written to the file named by
+``WAYSTATION_LOAD_OUT`` when the run stops, with the moment each user finished signing in: the runner computes its
+percentiles from the requests made once every user had signed in, the sign-ins left out (each is two Argon2id
+derivations on purpose).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import threading
+import time
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from django_otp.oath import TOTP  # pure Python (hmac, struct): no Django settings needed
+from locust import HttpUser, between, events, task
+
+ACCOUNTS: dict[str, list[dict[str, str]]] = json.loads(Path(os.environ["WAYSTATION_LOAD_ACCOUNTS"]).read_text())
+OUT = Path(os.environ["WAYSTATION_LOAD_OUT"])
+CASE_LINK = re.compile(r'href="/cases/([A-Z0-9]{4}-[A-Z0-9]{4})/"')
+CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+RNG = random.Random()  # noqa: S311 - which case to open next, not a secret
+SIGNED_IN = "@signed-in"
+RECORDS: list[tuple[str, float, float, bool]] = []  # name, milliseconds, start (epoch seconds), failed
+_lock = threading.Lock()
+_taken: dict[str, count[int]] = {role: count() for role in ACCOUNTS}
+
+
+@events.request.add_listener
+def _record(name: str, response_time: float, exception: Any, start_time: float = 0.0, **_: Any) -> None:
+    with _lock:
+        RECORDS.append((name, response_time, start_time or time.time(), exception is not None))
+
+
+@events.test_stop.add_listener
+def _write(**_: Any) -> None:
+    OUT.write_text(json.dumps(RECORDS))
+
+
+def _options(html: str, select: str) -> list[str]:
+    """The values of the options of the ``<select name=select>`` on the page (stations: their code names)."""
+    match = re.search(rf'<select name="{select}"[^>]*>(.*?)</select>', html, re.S)
+    return list(re.findall(r'<option value="([^"]+)"', match.group(1))) if match else []
+
+
+class Worker(HttpUser):
+    abstract = True
+    role = ""
+    wait_time = between(1, 3)
+
+    def on_start(self) -> None:
+        with _lock:
+            account = ACCOUNTS[self.role][next(_taken[self.role]) % len(ACCOUNTS[self.role])]
+        self.cases: list[str] = []
+        page = self.client.get("/accounts/login/", name="sign-in")
+        credentials = {"username": account["username"], "password": account["password"]}
+        answer = self.post_form("/accounts/login/", page.text, credentials, "sign-in", allow_redirects=False)
+        second = answer.headers.get("Location", "/accounts/two-factor/")
+        totp = TOTP(bytes.fromhex(account["totp"]), 30, 0, 6, 0)
+        totp.time = time.time()
+        form = self.client.get(second, name="sign-in")
+        self.post_form(second, form.text, {"token": f"{totp.token():06d}"}, "sign-in")
+        with _lock:  # when this user could start working: the runner measures once every user could
+            RECORDS.append((SIGNED_IN, 0.0, time.time(), False))
+
+    def post_form(self, path: str, page: str, data: dict[str, str], name: str, **options: Any) -> Any:
+        token = CSRF_INPUT.search(page)
+        data = {**data, "csrfmiddlewaretoken": token.group(1) if token else ""}
+        return self.client.post(path, data=data, name=name, headers={"Referer": f"{self.host}{path}"}, **options)
+
+    def open_list(self) -> None:
+        page = self.client.get("/cases/", name="case list")
+        self.cases = CASE_LINK.findall(page.text) or self.cases
+
+    def open_case(self) -> str | None:
+        if not self.cases:
+            self.open_list()
+        if not self.cases:
+            return None
+        code = RNG.choice(self.cases)
+        self.client.get(f"/cases/{code}/", name="case page")
+        return code
+
+
+class Keeper(Worker):
+    role = "keeper"
+    weight = 10
+
+    @task(2)
+    def register(self) -> None:
+        form = self.client.get("/cases/register/", name="register form")
+        stations = _options(form.text, "station")
+        if not stations:
+            return
+        n = RNG.randrange(10**6)
+        self.post_form(
+            "/cases/register/",
+            form.text,
+            {
+                "station": RNG.choice(stations),
+                "name_hangul": "가상 부하",
+                "name_romanized": f"Gasang Buha {n} (fictional)",
+                "sex": RNG.choice("FFFM"),
+                "birth_year": str(RNG.randint(1975, 2005)),
+                "origin_province": "north_hamgyong",
+                "left_nk_month": "2019-05",
+                "first_contact_month": "2025-01",
+                "languages": "ko",
+            },
+            "register",
+        )
+
+    @task(3)
+    def look(self) -> None:
+        self.open_list()
+        self.open_case()
+
+
+class Caseworker(Worker):
+    role = "caseworker"
+    weight = 16
+
+    @task(3)
+    def read(self) -> None:
+        self.open_list()
+        self.open_case()
+
+    @task(1)
+    def note(self) -> None:
+        code = self.open_case()
+        if code:
+            page = self.client.get(f"/cases/{code}/", name="case page")
+            self.post_form(f"/cases/{code}/notes/new/", page.text, {"text": "[SYNTHETIC] load test note"}, "note")
+
+
+class Coordinator(Worker):
+    role = "coordinator"
+    weight = 12
+
+    @task(2)
+    def read(self) -> None:
+        self.open_list()
+        self.open_case()
+
+    @task(1)
+    def move(self) -> None:
+        code = self.open_case()
+        if not code:
+            return
+        form = self.client.get(f"/cases/{code}/move/", name="move form")
+        stations = _options(form.text, "to_station")
+        if stations:  # a refusal (she is already on her way) is a page with a message: a normal answer
+            self.post_form(f"/cases/{code}/move/", form.text, {"to_station": RNG.choice(stations)}, "move")
+
+
+class Analyst(Worker):
+    role = "analyst"
+    weight = 12
+
+    @task
+    def figures(self) -> None:
+        self.client.get("/", name="figures dashboard")
+
+
+def _one_each() -> None:
+    """The unloaded run: exactly one user of each role (a function: locust takes every user class in the module's
+    namespace, a loop variable included)."""
+    for role in (Keeper, Caseworker, Coordinator, Analyst):
+        role.fixed_count = 1
+
+
+if os.environ.get("WAYSTATION_LOAD_ONE_EACH"):
+    _one_each()
