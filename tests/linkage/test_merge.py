@@ -6,10 +6,12 @@ a refusal changes nothing; every decision is an audit event with ids only.
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from merge_helpers import NAMES
 
 from waystation.accounts.models import User
@@ -106,7 +108,7 @@ def test_each_decision_is_audited_with_ids_only(three: list[Person], coordinator
     assert events["linkage.merge_undo"].target_id == str(done.pk)
     text = str([e.details for e in events.values()])
     assert not any(name in text for name in NAMES)
-    call_command("audit", "verify", stdout=__import__("io").StringIO())  # the chain still verifies
+    call_command("audit", "verify", stdout=io.StringIO())  # the chain still verifies
 
 
 @pytest.mark.parametrize(
@@ -166,3 +168,17 @@ def test_a_merged_record_is_not_matched_again(three: list[Person], coordinator: 
     counts = services.candidates_refresh(actor=coordinator)
     assert counts["pairs"] == 1 and counts["dropped"] == 0  # the pairs of the merged record stay, for an undo
     assert Candidate.objects.count() == 3
+
+
+def test_the_command_line_can_fill_the_queue(
+    three: list[Person], coordinator: User, persona_password: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WAYSTATION_PASSWORD", persona_password)
+    out = io.StringIO()
+    call_command("dedup", "--store", "--json", "--as", coordinator.username, stdout=out, stderr=io.StringIO())
+    assert json.loads(out.getvalue())["new"] == 3 == Candidate.objects.count()
+    with pytest.raises(CommandError, match="--store are for the live records"):
+        call_command("dedup", "--store", "--input", "x.csv", "--out", "y.csv")
+    out = io.StringIO()
+    call_command("dedup", "--json", "--as", coordinator.username, stdout=out)  # listing alone stores nothing new
+    assert len(json.loads(out.getvalue())["pairs"]) == 3 == Candidate.objects.count()
