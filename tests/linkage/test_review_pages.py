@@ -176,3 +176,19 @@ def test_the_coordinators_dashboard_links_to_the_queue(
     assert reverse("linkage:queue") in page
     keeper_page = client_for(personas["keeper"]).get(reverse("web:dashboard")).content.decode()
     assert reverse("linkage:queue") not in keeper_page
+
+
+def test_under_duress_the_queue_looks_empty_and_no_pair_opens(
+    pair: Candidate, personas: dict[str, User], client_for: Callable[..., Any]
+) -> None:
+    """A coordinator forced to sign in with the duress password sees an ordinary, empty queue (not a refusal that
+    would tell the one watching that something is hidden), as the case list is empty for them."""
+    coordinator = personas["coordinator"]
+    User.objects.filter(pk=coordinator.pk).update(under_duress=True)
+    coordinator.refresh_from_db()
+    client = client_for(coordinator)
+    queue = client.get(reverse("linkage:queue"))
+    assert queue.status_code == 200 and "No pair to review." in queue.content.decode()
+    assert pair.person_a.case_code not in queue.content.decode()
+    assert client.get(reverse("linkage:pair", args=[pair.pk])).status_code == 404
+    assert not AuditEvent.objects.filter(action="reveal", actor=coordinator).exists()

@@ -45,29 +45,35 @@ def candidates_refresh(*, actor: User, settings: MatchSettings | None = None) ->
     from waystation.linkage.live import live_candidates
 
     _check_actor(actor)
+    # Matching reads only and may take a while: outside the write transaction, which on SQLite locks out writers.
+    found = live_candidates(settings, actor=actor)
     with transaction.atomic():
-        found = live_candidates(settings, actor=actor)
         codes = {code for pair in found.pairs for code in (pair.id_a, pair.id_b)}
-        ids = dict(Person.objects.filter(case_code__in=codes).values_list("case_code", "id"))
+        ids = dict(Person.objects.filter(case_code__in=codes).values_list("case_code", "id"))  # codes never change
         existing = {(c.person_a_id, c.person_b_id): c for c in Candidate.objects.all()}
         now = timezone.now()
         counts = {"persons": found.persons, "pairs": len(found.pairs), "new": 0, "updated": 0, "dropped": 0}
         seen: set[tuple[uuid.UUID, uuid.UUID]] = set()
+        new: list[Candidate] = []
         for pair in found.pairs:
             key = (ids[pair.id_a], ids[pair.id_b])
             seen.add(key)
             candidate = existing.get(key)
             if candidate is None:
-                Candidate.objects.create(
-                    person_a_id=key[0], person_b_id=key[1], score=pair.score, reasons=_reasons(pair), found_at=now
+                new.append(
+                    Candidate(
+                        person_a_id=key[0], person_b_id=key[1], score=pair.score, reasons=_reasons(pair), found_at=now
+                    )
                 )
-                counts["new"] += 1
             elif candidate.status == CandidateStatus.OPEN and (
                 candidate.score != pair.score or candidate.reasons != _reasons(pair)
             ):
                 candidate.score, candidate.reasons = pair.score, _reasons(pair)
                 candidate.save(update_fields=["score", "reasons"])
                 counts["updated"] += 1
+        # A pair stored meanwhile by another coordinator's refresh is left as it is.
+        Candidate.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+        counts["new"] = len(new)
         gone = [c.pk for key, c in existing.items() if key not in seen and c.status == CandidateStatus.OPEN]
         stale = Candidate.objects.filter(  # kept: a pair with a merged record, a pair a merge (undone) refers to
             pk__in=gone, person_a__merged_into__isnull=True, person_b__merged_into__isnull=True, merges__isnull=True
