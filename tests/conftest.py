@@ -468,8 +468,22 @@ def world(
             "movement_id": person_at_a.movements.get().pk,
             "user_id": caseworker_unassigned.pk,
             "assignment_id": person_at_a.assignments.get().pk,
+            **_duplicate_samples(person_at_a, person_heading_to_a, personas[Role.COORDINATOR]),
         },
     )
+
+
+def _duplicate_samples(one: Person, other: Person, coordinator: User) -> dict[str, int]:
+    """A pair to review and a merge already undone (rows only: no record is merged, nothing is audited)."""
+    from waystation.linkage.models import Candidate, Merge
+
+    first, second = sorted([one, other], key=lambda p: p.case_code)
+    now = timezone.now()
+    candidate = Candidate.objects.create(person_a=first, person_b=second, score=0.9, found_at=now)
+    undone = Merge.objects.create(
+        kept=first, absorbed=second, by=coordinator, at=now, undone_by=coordinator, undone_at=now
+    )
+    return {"candidate_id": candidate.pk, "merge_id": undone.pk}
 
 
 # --- the URL configuration -----------------------------------------------------------------------------------------

@@ -145,6 +145,14 @@ GET: dict[str, tuple[Any, ...]] = {
     "intake:result":                (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
     "intake:start":                 (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "intake:cancel":                (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    # The review of duplicates: the coordinator's alone (a list of who may be one person is itself sensitive).
+    "linkage:queue":                (DENIED,    DENIED,    OK,        DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "linkage:pair":                 (DENIED,    DENIED,    OK,        DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "linkage:merges":               (DENIED,    DENIED,    OK,        DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "linkage:refresh":              (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "linkage:merge":                (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "linkage:not_same":             (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "linkage:undo":                 (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
 }
 
 POST: dict[str, tuple[Any, ...]] = {
@@ -177,6 +185,11 @@ POST: dict[str, tuple[Any, ...]] = {
     "network:leg_set [hidden]":     (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "intake:start":                 (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
     "intake:cancel":                (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    # Refreshing the queue runs the matcher; the sample merge is undone already (a message, nothing changes).
+    "linkage:refresh":              (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "linkage:merge":                (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "linkage:not_same":             (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "linkage:undo":                 (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
 }
 # fmt: on
 
@@ -202,6 +215,10 @@ POST_BODIES: dict[str, dict[str, str]] = {
     "network:leg_set": {"to_station": "CEDAR", "usual_days": "6"},
     "intake:start": {},
     "intake:cancel": {},
+    "linkage:refresh": {},
+    "linkage:merge": {"keep": "a"},
+    "linkage:not_same": {},
+    "linkage:undo": {},
 }
 
 NO_SUCH_CASE = "ZZZZ-0000"  # Z and 0 are not in the case code alphabet: this code can never exist
@@ -231,6 +248,8 @@ def sample_kwargs(world: SimpleNamespace, role: str, hidden: bool, names: tuple[
         "movement_id": person.movements.order_by("-id").first().pk,
         "user_id": world.caseworker_unassigned.pk,
         "assignment_id": world.person_at_a.assignments.get().pk,
+        "candidate_id": world.route_values["candidate_id"],
+        "merge_id": world.route_values["merge_id"],
     }
     return {name: values[name] for name in names}
 
@@ -306,6 +325,8 @@ def test_every_route_answers_every_role_as_the_matrix_says(
             "user_id",
             "assignment_id",
             "referral_id",
+            "candidate_id",
+            "merge_id",
         }
         if unknown_args:
             problems.append(f"{route.name}: no sample value for URL argument(s) {sorted(unknown_args)}")

@@ -10,7 +10,7 @@ from django.urls import reverse
 from waystation.audit.models import AuditEvent
 
 # The routes whose GET shows sensitive values (names, notes, a photo) to a coordinator.
-SHOWS_CASE_CONTENT = {"cases:list", "cases:detail", "cases:edit", "cases:photo"}
+SHOWS_CASE_CONTENT = {"cases:list", "cases:detail", "cases:edit", "cases:photo", "linkage:pair"}
 SIGNS_OUT = {"quick_exit", "accounts:logout"}
 
 

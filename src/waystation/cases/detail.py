@@ -64,6 +64,16 @@ def _station_or_none(station_id: int | None) -> Station | None:
     return Station.objects.filter(pk=station_id).first() if station_id is not None else None
 
 
+def _merges(user: User, person: Person) -> dict[str, Any]:
+    """The record this one was merged into, and the records merged into this one (``linkage``), those the user
+    sees: both histories stay reachable."""
+    visible = visible_persons(user)
+    return {
+        "merged_into": visible.filter(pk=person.merged_into_id).first() if person.merged_into_id else None,
+        "merged_records": list(visible.filter(merged_into=person).order_by("case_code")),
+    }
+
+
 def case_page_context(user: User, person: Person) -> dict[str, Any]:
     full = can(user, Need.VIEW_FULL)
     current = open_movement(person.pk)
@@ -82,6 +92,7 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
         "can": {need.value: can(user, need) for need in Need},
         "now": timezone.now(),
         "shredded": ShredRecord.objects.filter(person_id=person.id).first(),
+        **_merges(user, person),
     }
     if full:
         episodes = list(person.episodes.all())

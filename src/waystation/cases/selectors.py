@@ -20,3 +20,9 @@ def consenting(persons: QuerySet[Person], scope: str) -> QuerySet[Person]:
         "-recorded_at", "-id"
     )
     return persons.annotate(consent_now=Subquery(latest.values("given")[:1])).filter(consent_now=True)
+
+
+def unmerged(persons: QuerySet[Person]) -> QuerySet[Person]:
+    """Leave out the records merged into another one (``linkage``): each woman once, under the record kept. A merged
+    record and its history stay reachable from the kept record's page."""
+    return persons.filter(merged_into__isnull=True)

@@ -41,6 +41,7 @@ from waystation.cases.forms import (
 )
 from waystation.cases.models import Person
 from waystation.cases.models.person import normalise_case_code
+from waystation.cases.selectors import unmerged
 from waystation.lib.errors import ServiceError
 from waystation.network.access import visible_stations
 from waystation.network.models import Station
@@ -72,7 +73,7 @@ def _named(user: User, text: str) -> set[object]:
 
 
 def _filtered(user: User, form: CaseFilterForm) -> QuerySet[Person]:
-    persons = visible_persons(user)
+    persons = unmerged(visible_persons(user))
     if not form.is_valid():
         return persons.none()
     data = form.cleaned_data

@@ -6,14 +6,14 @@ indexed). So the features here come from plaintext coded columns (birth year, se
 left North Korea) and from those digests: no key is unwrapped, no field decrypted, no keyring needed.
 
 Persons without any digest (shredded cases) are left out: there is nothing left of them to match.
+Records merged into another one (``Person.merged_into``, ``linkage.services.merge``) are left out too: she is
+matched once, as the record she was merged into.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-
-from django.utils.translation import gettext_lazy as _
 
 from waystation.accounts.models import User
 from waystation.audit.services import audit_record
@@ -22,25 +22,9 @@ from waystation.vault.models import NameIndex
 
 from .keys import HANGUL, PHONETIC, SURNAME
 from .matching import CandidatePair, MatchSettings, PersonFeatures, find_pairs, month_number
+from .reasons import REASON_LABELS
 
-# What the review queue shows for each reason code (``Reason.code``): the level each comparison reached.
-REASON_LABELS = {
-    "name.hangul": _("Same name in Hangul"),
-    "name.phonetic": _("Names that sound alike"),
-    "name.surname": _("Same surname only"),
-    "name.different": _("Different names"),
-    "birth_year.same": _("Same birth year"),
-    "birth_year.close": _("Birth years one year apart"),
-    "birth_year.different": _("Different birth years"),
-    "sex.same": _("Same sex"),
-    "sex.different": _("Different sex"),
-    "province.same": _("Same province of origin"),
-    "province.different": _("Different provinces of origin"),
-    "left_month.same": _("Left North Korea the same month"),
-    "left_month.close": _("Left North Korea within three months"),
-    "left_month.year": _("Left North Korea within a year"),
-    "left_month.different": _("Left North Korea more than a year apart"),
-}
+__all__ = ["REASON_LABELS", "LiveCandidates", "candidates_json", "live_candidates", "live_features"]
 
 UNKNOWN_SEX = "U"
 UNKNOWN_PROVINCE = "unknown"
@@ -62,8 +46,10 @@ def live_features() -> list[PersonFeatures]:
         indexed.add(person_id)
         if kind in (HANGUL, PHONETIC, SURNAME):
             keys[person_id][kind].add(digest)
-    rows = Person.objects.order_by("case_code").values_list(
-        "id", "case_code", "birth_year", "sex", "origin_province", "left_nk_month"
+    rows = (
+        Person.objects.filter(merged_into__isnull=True)
+        .order_by("case_code")
+        .values_list("id", "case_code", "birth_year", "sex", "origin_province", "left_nk_month")
     )
     people: list[PersonFeatures] = []
     for person_id, code, birth_year, sex, province, left in rows.iterator(10_000):

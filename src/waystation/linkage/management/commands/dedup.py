@@ -2,10 +2,11 @@
 
 - ``waystation dedup --input PEOPLE.csv --out PAIRS.csv``: link a file without importing it (see
   ``linkage.people_file`` for the columns); writes ``id_a,id_b,score``, one row per pair judged the same person.
-- ``waystation dedup --as COORDINATOR [--json]``: candidate pairs over the live records (case codes, score, why),
-  from the blind index's digests of the name keys and the coded fields: no name is decrypted, so no keys are
-  needed; but a list of who may be one person is itself sensitive, so a coordinator asks for it with their
-  password, and the audit event names them.
+- ``waystation dedup --as COORDINATOR [--json] [--store]``: candidate pairs over the live records (case codes,
+  score, why), from the blind index's digests of the name keys and the coded fields: no name is decrypted, so no
+  keys are needed; but a list of who may be one person is itself sensitive, so a coordinator asks for it with their
+  password, and the audit event names them. ``--store`` puts the pairs in the review queue instead of listing them
+  (as "Look for duplicates now" on /duplicates/ does) and prints the counts.
 
 ``--threshold`` sets the match probability from which a pair is listed (default 0.5: more likely the same person
 than not; see ``linkage.matching``).
@@ -40,6 +41,11 @@ class Command(BaseCommand):
             "--as", dest="username", help="live records: the coordinator asking (password at the terminal)"
         )
         parser.add_argument(
+            "--store",
+            action="store_true",
+            help="live records: also put the pairs in the coordinators' review queue (/duplicates/)",
+        )
+        parser.add_argument(
             "--threshold",
             type=float,
             default=DEFAULT_THRESHOLD,
@@ -55,8 +61,8 @@ class Command(BaseCommand):
             raise CommandError(_("The threshold must be a probability between 0 and 1 (exclusive).")) from exc
         source, out = options["input"], options["out"]
         if source is not None or out is not None:
-            if options["json"]:
-                raise CommandError(_("--json lists the live records; it does not go with --input or --out."))
+            if options["json"] or options["store"]:
+                raise CommandError(_("--json and --store are for the live records: not with --input or --out."))
             if source is None or out is None:
                 raise CommandError(_("Give both --input PEOPLE.csv and --out PAIRS.csv."))
             assert isinstance(source, Path) and isinstance(out, Path)  # noqa: S101 - argparse gives paths
@@ -69,7 +75,10 @@ class Command(BaseCommand):
                 refusal=_("Only a coordinator can list who may be recorded twice: %(user)s is not one."),
             )
             password_of(coordinator, refused=_("Wrong password: nothing was listed."))
-            self._live(settings, as_json=bool(options["json"]), actor=coordinator)
+            if options["store"]:
+                self._store(settings, as_json=bool(options["json"]), actor=coordinator)
+            else:
+                self._live(settings, as_json=bool(options["json"]), actor=coordinator)
 
     def _file(self, source: Path, out: Path, settings: MatchSettings) -> None:
         from waystation.linkage.people_file import PeopleFileError, dedup_file
@@ -105,4 +114,15 @@ class Command(BaseCommand):
         self.stderr.write(
             _("%(count)d candidate pair(s) among %(persons)d persons.")
             % {"count": len(found.pairs), "persons": found.persons}
+        )
+
+    def _store(self, settings: MatchSettings, *, as_json: bool, actor: User) -> None:
+        from waystation.linkage.services import candidates_refresh
+
+        counts = candidates_refresh(actor=actor, settings=settings)
+        if as_json:
+            self.stdout.write(json.dumps(counts, indent=1))
+            return
+        self.stderr.write(
+            _("%(persons)d records compared: %(pairs)d possible duplicate pair(s), %(new)d of them new.") % counts
         )
