@@ -49,7 +49,8 @@ def test_a_payload_goes_through_unchanged_and_is_applied_once(
     assert changes_log.received == [payload]
     assert done.peer == "ALDER" and done.sequence == 7 and done.counts["applied"] == 2
     event = AuditEvent.objects.get(action="sync.import")
-    assert event.details == {"peer": "ALDER", "sequence": 7, "applied": 2, "duplicates": 0, "conflicts": 0, "refused": 0}
+    counts = {"applied": 2, "duplicates": 0, "conflicts": 0, "refused": 0}
+    assert event.details == {"peer": "ALDER", "sequence": 7, **counts}
     assert Peer.objects.get(name="ALDER").last_received_sequence == 7
 
 
@@ -142,9 +143,7 @@ def test_truncated_extended_wrong_version_and_garbage_are_refused(
     refused(setting, changes_log, b"", "not a Waystation bundle")
 
 
-def test_the_size_limit_is_configurable(
-    setting: SimpleNamespace, changes_log: ChangesLog, settings: Any
-) -> None:
+def test_the_size_limit_is_configurable(setting: SimpleNamespace, changes_log: ChangesLog, settings: Any) -> None:
     data = bundle_from(setting.alder, setting.hub.public, {"changes": [{"text": "x" * 5000}]})
     settings.SYNC_MAX_BUNDLE_BYTES = len(data) - 1
     refused(setting, changes_log, data, "larger than this installation accepts")
@@ -175,9 +174,7 @@ def test_signed_content_that_is_not_a_payload_is_refused(setting: SimpleNamespac
         refused(setting, changes_log, data, "not a change payload")
 
 
-def test_a_payload_the_change_log_refuses_changes_nothing(
-    setting: SimpleNamespace, changes_log: ChangesLog
-) -> None:
+def test_a_payload_the_change_log_refuses_changes_nothing(setting: SimpleNamespace, changes_log: ChangesLog) -> None:
     changes_log.refuse_with = "Change 3 names a station this installation does not know."
     data = bundle_from(setting.alder, setting.hub.public, {"changes": [{"a": 1}]})
     refused(setting, changes_log, data, "names a station")
