@@ -128,4 +128,4 @@ def test_the_hub_queue_is_processed_by_a_coordinator_only(
     assert coordinator.submit("/sync/process/", {}).status_code == 302
     assert changes_log.received == [{"changes": [{"b": 2}]}]
     assert list(QueuedBundle.objects.values_list("direction", flat=True)) == ["out"]
-    assert "1 bundles imported" in coordinator.get("/sync/").content.decode()
+    assert "Bundles imported: 1; refused: 0" in coordinator.get("/sync/").content.decode()

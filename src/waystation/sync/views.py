@@ -108,7 +108,7 @@ def process(request: AuthedHttpRequest) -> HttpResponse:
     else:
         messages.success(
             request,
-            _("%(imported)s bundles imported, %(refused)s refused; %(prepared)s prepared for stations to pull.")
+            _("Bundles imported: %(imported)s; refused: %(refused)s; prepared for stations to pull: %(prepared)s.")
             % counts,
         )
     return redirect("sync:home")

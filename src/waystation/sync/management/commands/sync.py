@@ -295,7 +295,7 @@ class Command(BaseCommand):
         self._emit(
             counts,
             [
-                _("%(imported)s bundles imported, %(refused)s refused; %(prepared)s prepared for stations to pull.")
+                _("Bundles imported: %(imported)s; refused: %(refused)s; prepared for stations to pull: %(prepared)s.")
                 % counts
             ],
         )
