@@ -108,3 +108,36 @@ def test_the_private_keys_are_nowhere_on_disk_in_the_clear(world: SimpleNamespac
     for secret in secrets:
         for form in (secret, secret.hex().encode(), secret.hex().upper().encode(), base64.b64encode(secret)[:40]):
             assert form not in stored
+
+
+def test_the_kill_switch_takes_the_identity_and_the_recovery_shares_give_it_back(
+    world: SimpleNamespace, persona_password: str
+) -> None:
+    from waystation.sync.identity import identity_reshare
+    from waystation.vault import shred
+
+    identity_ensure(actor=world.coordinator)
+    shred.kill_switch(actor=world.coordinator)
+    test_vault.unlock(world.coordinator, persona_password)
+    with pytest.raises(SyncError, match="do not hold"):
+        identity_open(keyring_for(world.coordinator))
+    assert IdentityKeyWrap.objects.filter(holder__isnull=True).count() == 1
+
+    assert identity_reshare(test_vault.recovery_key()) == 1
+    assert identity_open(keyring_for(world.coordinator)).public == public_keys()
+
+
+def test_a_coordinator_who_leaves_loses_the_identity(world: SimpleNamespace) -> None:
+    from waystation.accounts.services import user_set_active
+
+    identity_ensure(actor=world.coordinator)
+    with test_vault.persona_keys():
+        second, password = user_create(
+            actor=world.administrator, username="coord-egret", role=Role.COORDINATOR, password="quiet-harbour-lamp-73"
+        )
+    test_vault.unlock(second, password)
+    identity_open(keyring_for(world.coordinator))
+    assert IdentityKeyWrap.objects.filter(holder=second).exists()
+    user_set_active(actor=world.administrator, user=second, active=False)
+    identity_open(keyring_for(world.coordinator))
+    assert not IdentityKeyWrap.objects.filter(holder=second).exists()

@@ -234,3 +234,31 @@ def test_a_hub_whose_certificate_does_not_verify_is_not_trusted(
     with pytest.raises(SyncError, match="cannot be reached.*CERTIFICATE_VERIFY_FAILED"):
         network.sync_now(actor=world.coordinator, keyring=keyring_for(world.coordinator))
     assert hub.received == []
+
+
+@pytest.mark.django_db
+def test_the_commands_sync_now_and_process(
+    world: SimpleNamespace,
+    changes_log: ChangesLog,
+    fake_hub: Callable[..., tuple[str, type[FakeHub]]],
+    persona_password: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    def sync(*args: str) -> dict[str, Any]:
+        out = io.StringIO()
+        call_command("sync", *args, "--as", world.coordinator.username, "--json", stdout=out)
+        answer: dict[str, Any] = json.loads(out.getvalue())
+        return answer
+
+    monkeypatch.setenv("WAYSTATION_PASSWORD", persona_password)
+    url, hub = fake_hub()
+    enrol(world.coordinator, hub.hub, name="hub", url=url)
+    report = sync("now")
+    assert report["pulled"] == {"sequence": 5, "applied": 1, "duplicates": 0, "conflicts": 0, "refused": 0}
+    assert report["pushed_bytes"] > 0 and len(hub.received) == 1
+    assert sync("process") == {"imported": 0, "refused": 0, "prepared": 0}  # no station enrolled here

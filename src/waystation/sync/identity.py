@@ -8,8 +8,10 @@ their password (Argon2id, ``vault.userkeys``), so exporting or importing a bundl
 password (``waystation sync ... --as``) or is signed in; with nobody signed in the identity cannot sign or decrypt
 anything, and a seized database holds only sealed bytes. Administrators enrol and revoke peers, which needs the
 public halves only, and are never given the private ones. A coordinator added later, or one whose key pair was
-replaced, is given a wrap the next time any holder opens the identity (``identity_open``); the recovery wrap brings
-it back after the kill switch. The identity is made the first time it is needed, once the vault is set up.
+replaced, is given a wrap the next time any holder opens the identity (``identity_open``), and one who is no longer an
+active coordinator loses theirs then. The kill switch destroys every holder's wrap with the users' other wraps
+(``identity_wraps_destroy``); the recovery shares give it back (``identity_reshare``). The identity is made the
+first time it is needed, once the vault is set up.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from django.db import transaction
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from nacl.public import PrivateKey
 
 from waystation.accounts.models import Role, User
 from waystation.audit.services import audit_record
@@ -179,14 +182,19 @@ def identity_open(keyring: Keyring) -> IdentityKeys:
 
 
 def _share(identity: Identity, secret: bytes) -> None:
-    """Seal the identity to every coordinator who has no wrap, or a wrap to a key pair they no longer have."""
+    """Seal the identity to every coordinator who has no wrap, or a wrap to a key pair they no longer have; take it
+    from holders who are no longer active coordinators."""
+    holders = _holders()
+    IdentityKeyWrap.objects.filter(identity=identity, holder__isnull=False).exclude(
+        holder__in=[user for user, _public in holders]
+    ).delete()
     current = {
         holder: bytes(public)
         for holder, public in IdentityKeyWrap.objects.filter(identity=identity, holder__isnull=False).values_list(
             "holder_id", "holder_public"
         )
     }
-    for user, public in _holders():
+    for user, public in holders:
         if current.get(user.pk) == public:
             continue
         IdentityKeyWrap.objects.update_or_create(
@@ -194,3 +202,20 @@ def _share(identity: Identity, secret: bytes) -> None:
             holder=user,
             defaults={"holder_public": public, "sealed": crypto.seal_to(public, secret)},
         )
+
+
+def identity_wraps_destroy() -> int:
+    """Every holder's wrap (not the recovery key's), as the kill switch destroys the users' other wraps."""
+    deleted, _kinds = IdentityKeyWrap.objects.filter(holder__isnull=False).delete()
+    return deleted
+
+
+def identity_reshare(recovery_private: PrivateKey) -> int:
+    """After the kill switch: seal the identity again to every active coordinator, from the recovery wrap (for
+    ``vault.setup.recover``, which holds the recovery private key). The number of holders."""
+    identity = Identity.objects.order_by("pk").first()
+    wrap = IdentityKeyWrap.objects.filter(identity=identity, holder__isnull=True).first()
+    if identity is None or wrap is None:
+        return 0
+    _share(identity, crypto.unseal(recovery_private, bytes(wrap.sealed)))
+    return IdentityKeyWrap.objects.filter(identity=identity, holder__isnull=False).count()
