@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 from transport_helpers import other_installation
 
-from waystation.accounts.models import Role
+from waystation.accounts.models import Role, User
 from waystation.accounts.services import user_create
 from waystation.audit.models import AuditEvent
 from waystation.sync.identity import SyncError, identity_ensure, identity_open, parse_key_string, public_keys
@@ -67,13 +67,19 @@ def test_no_one_but_a_coordinator_opens_the_identity(world: SimpleNamespace) -> 
         identity_open(Keyring(world.coordinator, None))  # the server restarted: no key in the agent
 
 
-def test_a_coordinator_added_later_is_given_the_identity_by_the_next_holder(world: SimpleNamespace) -> None:
-    identity_ensure(actor=world.coordinator)
+def another_coordinator(world: SimpleNamespace) -> User:
+    """A coordinator made by the administrator after the identity, signed in."""
     with test_vault.persona_keys():
-        newcomer, password = user_create(
+        user, password = user_create(
             actor=world.administrator, username="coord-egret", role=Role.COORDINATOR, password="quiet-harbour-lamp-73"
         )
-    test_vault.unlock(newcomer, password)
+    test_vault.unlock(user, password)
+    return user
+
+
+def test_a_coordinator_added_later_is_given_the_identity_by_the_next_holder(world: SimpleNamespace) -> None:
+    identity_ensure(actor=world.coordinator)
+    newcomer = another_coordinator(world)
     with pytest.raises(SyncError, match="do not hold"):
         identity_open(keyring_for(newcomer))
     identity_open(keyring_for(world.coordinator))
@@ -131,11 +137,7 @@ def test_a_coordinator_who_leaves_loses_the_identity(world: SimpleNamespace) -> 
     from waystation.accounts.services import user_set_active
 
     identity_ensure(actor=world.coordinator)
-    with test_vault.persona_keys():
-        second, password = user_create(
-            actor=world.administrator, username="coord-egret", role=Role.COORDINATOR, password="quiet-harbour-lamp-73"
-        )
-    test_vault.unlock(second, password)
+    second = another_coordinator(world)
     identity_open(keyring_for(world.coordinator))
     assert IdentityKeyWrap.objects.filter(holder=second).exists()
     user_set_active(actor=world.administrator, user=second, active=False)
