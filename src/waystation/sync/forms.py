@@ -30,7 +30,3 @@ class EnrolForm(forms.Form):
         required=False,
         help_text=_("Compare the fingerprint shown here with the one the other installation shows, digit by digit."),
     )
-
-
-class RevokeForm(forms.Form):
-    name = forms.CharField(max_length=60)
