@@ -127,7 +127,7 @@ def _unpack(packed: bytes, *, limit: int) -> dict[str, Any]:
 
 def seal(payload: dict[str, Any], *, sender: IdentityKeys, recipient: PublicKeys, sequence: int) -> tuple[str, bytes]:
     """The bundle id and the bytes of a bundle carrying ``payload`` to ``recipient``."""
-    packed = zlib.compress(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(), 9)
+    packed = zlib.compress(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode())
     return seal_packed(packed, sender=sender, recipient=recipient, sequence=sequence)
 
 
