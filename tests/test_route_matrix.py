@@ -153,6 +153,14 @@ GET: dict[str, tuple[Any, ...]] = {
     "linkage:merge":                (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "linkage:not_same":             (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "linkage:undo":                 (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    # Sync: peers are the coordinator's and the administrator's; the hub's queue the coordinator's (it opens keys).
+    "sync:home":                    (DENIED,    DENIED,    OK,        DENIED,    DENIED,    OK,        LOGIN, LOGIN),
+    "sync:enrol":                   (DENIED,    DENIED,    OK,        DENIED,    DENIED,    OK,        LOGIN, LOGIN),
+    "sync:revoke":                  (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "sync:process":                 (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    # The network endpoints: installations, not people (the signature authenticates): POST only, for anyone.
+    "sync:push":                    (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, 405,   405),
+    "sync:pull":                    (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, 405,   405),
 }
 
 POST: dict[str, tuple[Any, ...]] = {
@@ -190,6 +198,12 @@ POST: dict[str, tuple[Any, ...]] = {
     "linkage:merge":                (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
     "linkage:not_same":             (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
     "linkage:undo":                 (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    # No peer of that name: 404 for those who manage peers.
+    "sync:revoke":                  (DENIED,    DENIED,    GONE,      DENIED,    DENIED,    GONE,      LOGIN, LOGIN),
+    "sync:process":                 (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    # A form is not a bundle: refused as such (400), whoever sends it.
+    "sync:push":                    (400,       400,       400,       400,       400,       400,       400,   400),
+    "sync:pull":                    (400,       400,       400,       400,       400,       400,       400,   400),
 }
 # fmt: on
 
@@ -219,6 +233,10 @@ POST_BODIES: dict[str, dict[str, str]] = {
     "linkage:merge": {"keep": "a"},
     "linkage:not_same": {},
     "linkage:undo": {},
+    "sync:revoke": {"name": "NOSUCHPEER"},
+    "sync:process": {},
+    "sync:push": {},
+    "sync:pull": {},
 }
 
 NO_SUCH_CASE = "ZZZZ-0000"  # Z and 0 are not in the case code alphabet: this code can never exist

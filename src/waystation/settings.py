@@ -205,6 +205,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 3 * 1024 * 1024
 SESSION_COOKIE_AGE = env_int("WAYSTATION_SESSION_MINUTES", 30) * 60
 # ... and end at the latest this long after signing in, however active (web.middleware.SessionLifetimeMiddleware).
 SESSION_ABSOLUTE_SECONDS = env_int("WAYSTATION_SESSION_MAX_HOURS", 12) * 3600
+# The largest change bundle a station or the hub accepts (file or network): refused before it is read further.
+SYNC_MAX_BUNDLE_BYTES = env_int("WAYSTATION_SYNC_MAX_BUNDLE_MB", 64) * 2**20
 # Exports, shredding, key and role changes need the password and a second-factor code given at most this long ago
 # (accounts.reauth.require_recent_auth).
 REAUTH_MINUTES = env_int("WAYSTATION_REAUTH_MINUTES", 5)

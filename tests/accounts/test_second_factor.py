@@ -28,6 +28,9 @@ WITHOUT_SECOND_FACTOR = {
     "accounts:logout",
     "set_language",
     "quick_exit",
+    # Installations, not people: the signature of an enrolled peer authenticates them (sync.views).
+    "sync:push",
+    "sync:pull",
 }
 
 

@@ -18,7 +18,8 @@ from django.utils import timezone
 from waystation.accounts.models import User
 from waystation.audit.models import AuditEvent
 
-PUBLIC_ROUTES = {"accounts:login", "set_language", "quick_exit"}
+# sync:push and sync:pull: installations, not people, authenticated by the signature of an enrolled peer.
+PUBLIC_ROUTES = {"accounts:login", "set_language", "quick_exit", "sync:push", "sync:pull"}
 LOGIN = "/accounts/login/"
 
 

@@ -1,4 +1,18 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_save
+
+KILL_SWITCH = "vault.kill_switch"
+
+
+def _after_audit_event(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    """The kill switch (``vault.shred.kill_switch``) destroys every user's wraps in the transaction that records it:
+    this installation's identity is one of them (``sync.identity``)."""
+    if created and instance.action == KILL_SWITCH:
+        from waystation.sync.identity import identity_wraps_destroy
+
+        identity_wraps_destroy()
 
 
 class SyncConfig(AppConfig):
@@ -6,3 +20,8 @@ class SyncConfig(AppConfig):
 
     name = "waystation.sync"
     label = "sync"
+
+    def ready(self) -> None:
+        from waystation.audit.models import AuditEvent
+
+        post_save.connect(_after_audit_event, sender=AuditEvent, dispatch_uid="sync-identity-kill-switch")

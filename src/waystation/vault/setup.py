@@ -108,5 +108,12 @@ def recover(*, actor: User | None, shares: Iterable[str]) -> dict[str, int]:
                 grants.grant_index_key(keyring, user)
                 users += 1
         PendingGrant.objects.all().delete()
-        audit_record(actor=actor, action="vault.recover", details={"cases": cases, "users": users})
+        # The installation's sync identity (sealed to the coordinators, destroyed with theirs by the kill switch)
+        # comes back from its recovery wrap too. Imported here: sync builds on the vault, not the other way.
+        from waystation.sync.identity import identity_reshare
+
+        holders = identity_reshare(private)
+        audit_record(
+            actor=actor, action="vault.recover", details={"cases": cases, "users": users, "identity_holders": holders}
+        )
     return {"cases": cases, "users": users}

@@ -18,7 +18,8 @@ from waystation.audit.services import audit_record
 
 # Paths anyone may reach without signing in. Everything else needs a signed-in, active user who passed the
 # second factor in this session; a user who gave only the password may reach the second step (and sign out).
-PUBLIC_PREFIXES = ("/accounts/login/", "/exit/", "/static/", "/i18n/", "/healthz")
+# /sync/push/ and /sync/pull/: installations, not people; the signature and enrolment authenticate them (sync.views).
+PUBLIC_PREFIXES = ("/accounts/login/", "/exit/", "/static/", "/i18n/", "/healthz", "/sync/push/", "/sync/pull/")
 SECOND_STEP_PREFIXES = ("/accounts/two-factor/", "/accounts/logout/")
 
 CONTENT_SECURITY_POLICY = "; ".join(
