@@ -192,3 +192,19 @@ def test_under_duress_the_queue_looks_empty_and_no_pair_opens(
     assert pair.person_a.case_code not in queue.content.decode()
     assert client.get(reverse("linkage:pair", args=[pair.pk])).status_code == 404
     assert not AuditEvent.objects.filter(action="reveal", actor=coordinator).exists()
+
+
+def test_the_coordinators_dashboard_counts_a_merged_woman_once(
+    pair: Candidate, personas: dict[str, User], client_for: Callable[..., Any]
+) -> None:
+    client = client_for(personas["coordinator"])
+
+    def counted() -> int:
+        return sum(row["n"] for row in client.get(reverse("web:dashboard")).context["by_status"])
+
+    before = counted()
+    client.get(reverse("linkage:pair", args=[pair.pk]))
+    client.submit(reverse("linkage:merge", args=[pair.pk]), {"keep": "b"})
+    assert counted() == before - 1
+    client.submit(reverse("linkage:undo", args=[Merge.objects.get().pk]))
+    assert counted() == before

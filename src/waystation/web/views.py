@@ -19,6 +19,7 @@ from waystation.accounts.models import Role
 from waystation.cases.access import visible_persons
 from waystation.cases.choices import ENDED_STATUSES, CaseStatus
 from waystation.cases.models import Assignment, FollowUpTask
+from waystation.cases.selectors import unmerged
 from waystation.figures.charts import dashboard_charts
 from waystation.figures.privacy import dashboard_dp
 from waystation.figures.releases import FiguresInconsistent, dashboard_figures
@@ -49,21 +50,23 @@ def dashboard(request: AuthedHttpRequest) -> HttpResponse:
         context["today"] = timezone.localdate()
     if user.role == Role.KEEPER:
         context["stations"] = stations_with_occupancy(stations)
-        here = present_persons().filter(place_id__in=stations.values("id"), id__in=persons.values("id"))
+        here = present_persons().filter(place_id__in=stations.values("id"), id__in=unmerged(persons).values("id"))
         context["present"] = here.order_by("case_code")[:100]
         context["incoming"] = open_movements_to(stations).filter(person__in=persons.values("id"))[:50]
     elif user.role == Role.CASEWORKER:
-        context["cases"] = persons.exclude(status__in=ENDED_STATUSES).order_by("case_code")[:100]
+        context["cases"] = unmerged(persons).exclude(status__in=ENDED_STATUSES).order_by("case_code")[:100]
     elif user.role == Role.COORDINATOR:
         all_stations = stations_with_occupancy(stations)
         context["full_stations"] = [s for s in all_stations if s.is_full]  # type: ignore[attr-defined]
         context["compromised"] = [s for s in all_stations if s.status == StationStatus.COMPROMISED]
-        counts = dict(persons.values_list("status").annotate(n=Count("id")))
+        # Each woman once: a record merged into another is counted under the one kept (its tasks and movements
+        # above still show: they are work to do).
+        counts = dict(unmerged(persons).values_list("status").annotate(n=Count("id")))
         context["by_status"] = [
             {"status": code, "label": label, "n": counts[code]} for code, label in CaseStatus.choices if code in counts
         ]
         assigned = Assignment.objects.filter(ended_at__isnull=True).values("person_id")
-        context["unassigned"] = persons.exclude(status__in=ENDED_STATUSES).exclude(id__in=assigned).count()
+        context["unassigned"] = unmerged(persons).exclude(status__in=ENDED_STATUSES).exclude(id__in=assigned).count()
         compromised = [s.pk for s in context["compromised"]]
         context["at_risk"] = present_persons().filter(place_id__in=compromised, id__in=persons.values("id"))
         at_risk_stations = Station.objects.filter(pk__in=compromised)
