@@ -203,6 +203,8 @@ SESSION_ABSOLUTE_SECONDS = env_int("WAYSTATION_SESSION_MAX_HOURS", 12) * 3600
 # Exports, shredding, key and role changes need the password and a second-factor code given at most this long ago
 # (accounts.reauth.require_recent_auth).
 REAUTH_MINUTES = env_int("WAYSTATION_REAUTH_MINUTES", 5)
+# Requests a minute that one API token may make (/api/v1/); beyond it the API answers 429.
+API_REQUESTS_PER_MINUTE = env_int("WAYSTATION_API_REQUESTS_PER_MINUTE", 120)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

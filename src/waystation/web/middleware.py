@@ -18,7 +18,8 @@ from waystation.audit.services import audit_record
 
 # Paths anyone may reach without signing in. Everything else needs a signed-in, active user who passed the
 # second factor in this session; a user who gave only the password may reach the second step (and sign out).
-PUBLIC_PREFIXES = ("/accounts/login/", "/exit/", "/static/", "/i18n/", "/healthz")
+# The JSON API authenticates every request itself (a bearer token, never the session) and denies by default.
+PUBLIC_PREFIXES = ("/accounts/login/", "/exit/", "/static/", "/i18n/", "/healthz", "/api/v1/")
 SECOND_STEP_PREFIXES = ("/accounts/two-factor/", "/accounts/logout/")
 
 CONTENT_SECURITY_POLICY = "; ".join(
