@@ -128,9 +128,7 @@ def case_status(request: HttpRequest, code: Code, change: StatusChange) -> dict[
     return _detail(user, case_for_user(user, code, Need.VIEW))
 
 
-@router.post(
-    "/{code}/notes", response={201: NoteOut, **ERRORS}, auth=Token(Scope.CASES_WRITE), url_name="case_notes"
-)
+@router.post("/{code}/notes", response={201: NoteOut, **ERRORS}, auth=Token(Scope.CASES_WRITE), url_name="case_notes")
 def note_add(request: HttpRequest, code: Code, note: NoteIn) -> Status[Any]:
     user = caller_of(request).user
     person = case_for_user(user, code, Need.CARE)

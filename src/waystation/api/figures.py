@@ -25,9 +25,7 @@ class ReleaseFilter(Schema):
     before: Id | None = None  # only releases with a smaller id: the next page after the last one seen
 
 
-@router.get(
-    "/releases", response={200: list[Release], **ERRORS}, auth=Token(Scope.FIGURES_READ), url_name="releases"
-)
+@router.get("/releases", response={200: list[Release], **ERRORS}, auth=Token(Scope.FIGURES_READ), url_name="releases")
 def release_list(request: HttpRequest, filters: Query[ReleaseFilter]) -> list[dict[str, Any]]:
     """Stored releases, newest first, at most 100; ``before`` pages on, ``indicator`` narrows to one indicator."""
     releases = models.Release.objects.order_by("-id")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field
 from ninja import Schema
+from pydantic import AfterValidator, AwareDatetime, Field
 
 MAX_ID = 2_147_483_647  # ids beyond this are no row of ours (and SQLite cannot compare them)
 
