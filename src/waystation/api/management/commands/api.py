@@ -72,15 +72,11 @@ class Command(BaseCommand):
         )
         token = created.token
         data = {**_row(token), "token": created.plaintext}
-        self._out(
-            data,
-            _("%(token)s\nShown only once. Scopes: %(scopes)s. Valid until %(expires)s.")
-            % {
-                "token": created.plaintext,
-                "scopes": ", ".join(token.scopes),
-                "expires": f"{token.expires_at:%Y-%m-%d}",
-            },
-        )
+        note = _("Shown only once. Scopes: %(scopes)s. Valid until %(expires)s.") % {
+            "scopes": ", ".join(token.scopes),
+            "expires": f"{token.expires_at:%Y-%m-%d}",
+        }
+        self._out(data, f"{created.plaintext}\n{note}")
 
     def _list(self, user: User) -> None:
         rows = [_row(t) for t in ApiToken.objects.filter(user=user)]
