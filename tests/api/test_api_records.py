@@ -146,7 +146,9 @@ def test_bad_input_changes_nothing_and_is_answered_in_the_callers_language(
     code = world.person_at_a.case_code
     client = api_client(world.coordinator)
     bad = [
-        ("post", f"/api/v1/cases/{code}/services", {"kind": "nonsense", "delivered_on": "2025-01-01"}, 400),
+        ("post", f"/api/v1/cases/{code}/services", {"kind": "nonsense", "delivered_on": "2025-01-01"}, 422),
+        ("post", f"/api/v1/cases/{code}/services", {"kind": "medical", "delivered_on": 0}, 422),
+        ("post", f"/api/v1/cases/{code}/services", {"kind": "medical", "delivered_on": "2025-01-01", "extra": 1}, 422),
         ("post", f"/api/v1/cases/{code}/services", {"kind": "counselling", "delivered_on": "3000-01-01"}, 400),
         ("post", f"/api/v1/cases/{code}/services", {"kind": "counselling", "delivered_on": "yesterday"}, 422),
         (
@@ -157,7 +159,10 @@ def test_bad_input_changes_nothing_and_is_answered_in_the_callers_language(
         ),
         ("post", f"/api/v1/cases/{code}/notes", {"text": "   "}, 400),
         ("post", f"/api/v1/cases/{code}/notes", {"text": "nul \x00 byte"}, 422),
-        ("post", f"/api/v1/cases/{code}/status", {"status": "flying"}, 400),
+        ("post", f"/api/v1/cases/{code}/status", {"status": "flying"}, 422),
+        ("post", f"/api/v1/cases/{code}/status", {"status": "sheltered"}, 400),  # already so
+        ("patch", f"/api/v1/cases/{code}", '"AAA"', 422),  # JSON, but not an object
+        ("patch", f"/api/v1/cases/{code}", "{not json", 400),
         ("patch", f"/api/v1/cases/{code}", {"birth_year": 1850}, 400),
         ("patch", f"/api/v1/cases/{code}", {"sex": None}, 400),
         ("post", f"/api/v1/cases/{code}/movements", {"to_station": "NOWHERE"}, 400),

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema, Status
+from ninja import Query, Router, Status
 
 from waystation.accounts.models import User
 from waystation.api.auth import Token, caller_of
@@ -19,11 +19,13 @@ from waystation.api.schemas import (
     CaseUpdate,
     Code,
     Id,
+    Input,
     NoteIn,
     NoteOut,
     ServiceIn,
     ServiceOut,
     StatusChange,
+    check_query,
 )
 from waystation.api.tokens import Scope
 from waystation.cases import care_services, services
@@ -38,7 +40,7 @@ PAGE_SIZE = 50
 LIST_FIELDS = ("name_hangul", "name_romanized")
 
 
-class CaseFilter(Schema):
+class CaseFilter(Input):
     page: Id = 1
     status: Code | None = None
 
@@ -72,6 +74,7 @@ def _summary(person: Person, names: dict[str, Any], stations: dict[int, str]) ->
 @router.get("/", response={200: CasePage, **ERRORS}, auth=Token(Scope.CASES_READ), url_name="case_list")
 def case_list(request: HttpRequest, filters: Query[CaseFilter]) -> dict[str, Any]:
     """The cases the caller may know exist, newest first contact first, 50 a page, with the names their role sees."""
+    check_query(request, CaseFilter)
     user = caller_of(request).user
     if not can(user, Need.VIEW):
         raise PermissionDenied

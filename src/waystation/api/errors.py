@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
+from waystation.api.auth import ScopeMissing
 from waystation.audit.services import audit_record
 from waystation.lib.errors import ServiceError
 from waystation.vault.crypto import Locked, Tampered
@@ -37,8 +38,13 @@ def install(api: NinjaAPI) -> None:
     def throttled(request: HttpRequest, exc: Exception) -> HttpResponse:
         return _answer(api, request, 429, _("Too many requests with this token. Wait a moment and try again."))
 
+    def scope_missing(request: HttpRequest, exc: ScopeMissing) -> HttpResponse:
+        return _answer(api, request, 403, exc.message)
+
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        return _answer(api, request, exc.status_code, exc.message)
+        # ninja's own refusals, in English: said again in the caller's language. The one it raises here is a body
+        # that is not JSON.
+        return _answer(api, request, exc.status_code, _("The request body is not valid JSON; nothing was changed."))
 
     def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         return _answer(api, request, 422, _("The request is not valid; nothing was changed."), errors=exc.errors)
@@ -58,6 +64,7 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(PermissionDenied, denied)
     api.add_exception_handler(AuthenticationError, unauthenticated)
     api.add_exception_handler(Throttled, throttled)
+    api.add_exception_handler(ScopeMissing, scope_missing)
     api.add_exception_handler(HttpError, http_error)
     api.add_exception_handler(ValidationError, invalid)
     api.add_exception_handler(ServiceError, refused)

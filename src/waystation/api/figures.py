@@ -8,10 +8,10 @@ from typing import Any
 
 from django.db.models import Max
 from django.http import Http404, HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router
 
 from waystation.api.auth import Token
-from waystation.api.schemas import ERRORS, Code, Id, Release
+from waystation.api.schemas import ERRORS, Code, Id, Input, Release, check_query
 from waystation.api.tokens import Scope
 from waystation.figures import models
 from waystation.figures.releases import public_release
@@ -20,7 +20,7 @@ router = Router(tags=["figures"])
 LIST_LIMIT = 100
 
 
-class ReleaseFilter(Schema):
+class ReleaseFilter(Input):
     indicator: Code | None = None
     before: Id | None = None  # only releases with a smaller id: the next page after the last one seen
 
@@ -28,6 +28,7 @@ class ReleaseFilter(Schema):
 @router.get("/releases", response={200: list[Release], **ERRORS}, auth=Token(Scope.FIGURES_READ), url_name="releases")
 def release_list(request: HttpRequest, filters: Query[ReleaseFilter]) -> list[dict[str, Any]]:
     """Stored releases, newest first, at most 100; ``before`` pages on, ``indicator`` narrows to one indicator."""
+    check_query(request, ReleaseFilter)
     releases = models.Release.objects.order_by("-id")
     if filters.indicator:
         releases = releases.filter(indicator=filters.indicator)

@@ -15,7 +15,7 @@ from waystation.api.tokens import Scope
 from waystation.cases.access import Need, case_for_user
 from waystation.lib.errors import ServiceError
 from waystation.network import services
-from waystation.network.access import MOVEMENT_ACTIONS, can_see_stations, check_movement_action, visible_stations
+from waystation.network.access import can_see_stations, check_movement_action, visible_stations
 from waystation.network.models import Movement, MovementStatus, Station, StationStatus
 
 router = Router(tags=["movements"])
@@ -87,8 +87,6 @@ def movement_update(request: HttpRequest, code: Code, movement_id: Id, change: M
     if movement is None:
         raise Http404
     action = change.action
-    if action not in MOVEMENT_ACTIONS:
-        raise ServiceError(_("Unknown action: use depart, arrived, failed or intercepted."), field="action")
     check_movement_action(user, movement, action)
     if action == "depart":
         services.movement_depart(actor=user, movement=movement, expected_arrival=change.expected_arrival)

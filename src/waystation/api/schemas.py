@@ -4,10 +4,15 @@ request with an unknown code gets the same translated refusal as a form would.""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+from django.http import HttpRequest
 from ninja import Schema
-from pydantic import AfterValidator, AwareDatetime, Field
+from ninja.errors import ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+
+from waystation.cases.choices import CaseStatus, Language, Province, ServiceKind, Sex
+from waystation.cases.models.care import NoteKind
 
 MAX_ID = 2_147_483_647  # ids beyond this are no row of ours (and SQLite cannot compare them)
 
@@ -23,9 +28,35 @@ def _storable(value: str) -> str:
     return value
 
 
+def _iso_text(value: object) -> object:
+    """Dates and times as ISO 8601 text only (lax parsing would take the number 0 for 1970-01-01)."""
+    if not isinstance(value, str):
+        raise ValueError("give the date as ISO 8601 text, e.g. 2025-01-31")
+    return value
+
+
 Text = Annotated[str, Field(max_length=10_000), AfterValidator(_storable)]
+Date = Annotated[dt.date, BeforeValidator(_iso_text)]
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+Number = Annotated[StrictInt, Field(ge=-MAX_ID, le=MAX_ID)]
 Code = Annotated[str, Field(max_length=40), AfterValidator(_storable)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def check_query(request: HttpRequest, model: type[BaseModel]) -> None:
+    """Refuse query parameters the operation does not take (a misspelt filter would otherwise be ignored)."""
+    unknown = sorted(set(request.GET) - set(model.model_fields))
+    if unknown:
+        raise ValidationError(
+            [{"loc": ["query", name], "msg": "unknown parameter", "type": "extra_forbidden"} for name in unknown]
+        )
+
+
+class Input(BaseModel):
+    """What a caller sends: plain pydantic (a ninja ``Schema`` would read any object's attributes, so a JSON string
+    would pass as an empty change), and no field the operation does not take."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Error(Schema):
@@ -76,24 +107,24 @@ class CaseDetail(CaseSummary):
     updated_at: dt.datetime
 
 
-class CaseUpdate(Schema):
+class CaseUpdate(Input):
     """Coded fields only; those left out are not changed."""
 
-    sex: Code | None = None
-    birth_year: Annotated[int, Field(ge=0, le=9999)] | None = None
-    origin_province: Code | None = None
-    left_nk_month: dt.date | None = None
-    first_contact_month: dt.date | None = None
-    languages: list[Code] | None = Field(default=None, max_length=50)
+    sex: Sex | None = None
+    birth_year: Annotated[StrictInt, Field(ge=0, le=9999)] | None = None
+    origin_province: Province | None = None
+    left_nk_month: Date | None = None
+    first_contact_month: Date | None = None
+    languages: list[Language] | None = Field(default=None, max_length=50)
 
 
-class StatusChange(Schema):
-    status: Code
+class StatusChange(Input):
+    status: CaseStatus
 
 
-class NoteIn(Schema):
+class NoteIn(Input):
     text: Text
-    kind: Code = "general"
+    kind: NoteKind = NoteKind.GENERAL
 
 
 class NoteOut(Schema):
@@ -102,11 +133,11 @@ class NoteOut(Schema):
     created_at: dt.datetime
 
 
-class ServiceIn(Schema):
-    kind: Code
-    delivered_on: dt.date
-    quantity: Annotated[int, Field(ge=-MAX_ID, le=MAX_ID)] = 1
-    partner: Id | None = None
+class ServiceIn(Input):
+    kind: ServiceKind
+    delivered_on: Date
+    quantity: Number = 1
+    partner: Annotated[StrictInt, Field(ge=1, le=MAX_ID)] | None = None
     note: Text = ""
 
 
@@ -119,16 +150,16 @@ class ServiceOut(Schema):
     note: str | None = None  # revealed for those who see care records; null when the key is not held yet
 
 
-class MovementIn(Schema):
+class MovementIn(Input):
     to_station: Code
-    depart_now: bool = False
-    expected_arrival: AwareDatetime | None = None
+    depart_now: StrictBool = False
+    expected_arrival: Moment | None = None
     note: Text = ""
 
 
-class MovementAction(Schema):
-    action: Code = Field(description="depart, arrived, failed or intercepted")
-    expected_arrival: AwareDatetime | None = None
+class MovementAction(Input):
+    action: Literal["depart", "arrived", "failed", "intercepted"]
+    expected_arrival: Moment | None = None
 
 
 class MovementOut(Schema):
