@@ -15,6 +15,8 @@ from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from waystation.figures.releases import release_all
+
 from .conftest import make_token
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -44,13 +46,16 @@ def real_codes(world: SimpleNamespace) -> Iterator[str | None]:
     return itertools.cycle([world.person_at_a.case_code, None])
 
 
-@schema.parametrize()
-@settings(
+HYPOTHESIS = settings(
     max_examples=15,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
+
+
+@schema.exclude(tag="figures").parametrize()
+@HYPOTHESIS
 def test_the_api_keeps_to_its_schema(case: Any, coordinator_token: str, real_codes: Iterator[str | None]) -> None:
     code, generated = next(real_codes), (case.path_parameters or {}).get("code")
     if code is not None and isinstance(generated, str) and len(generated) <= MAX_CODE and "\x00" not in generated:
@@ -61,4 +66,20 @@ def test_the_api_keeps_to_its_schema(case: Any, coordinator_token: str, real_cod
     # the future, a station that does not exist, a movement already open), which is a 400 with its message.
     case.call_and_validate(
         headers={"Authorization": f"Bearer {coordinator_token}"}, excluded_checks=[positive_data_acceptance]
+    )
+
+
+@pytest.fixture
+def analyst_token(world: SimpleNamespace, settings: Any) -> str:
+    """The analyst's token, over stored releases of the small world (most cells suppressed)."""
+    settings.API_REQUESTS_PER_MINUTE = 100_000
+    release_all(actor=world.analyst)
+    return make_token(world.analyst)
+
+
+@schema.include(tag="figures").parametrize()
+@HYPOTHESIS
+def test_the_figures_keep_to_their_schema(case: Any, analyst_token: str) -> None:
+    case.call_and_validate(
+        headers={"Authorization": f"Bearer {analyst_token}"}, excluded_checks=[positive_data_acceptance]
     )
