@@ -19,43 +19,43 @@ from waystation.vault.crypto import Locked, Tampered
 from waystation.web.forms import KEY_NOT_HELD
 
 
-def _answer(api: NinjaAPI, request: HttpRequest, status: int, detail: str, **extra: Any) -> HttpResponse:
+def _answer(api: NinjaAPI, request: HttpRequest, status: int, detail: object, **extra: Any) -> HttpResponse:
     return api.create_response(request, {"detail": str(detail), **extra}, status=status)
 
 
 def install(api: NinjaAPI) -> None:
-    def not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def not_found(request: HttpRequest, exc: Any) -> HttpResponse:
         return _answer(api, request, 404, _("Not found."))
 
-    def denied(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def denied(request: HttpRequest, exc: Any) -> HttpResponse:
         return _answer(api, request, 403, _("You may not do this."))
 
-    def unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def unauthenticated(request: HttpRequest, exc: Any) -> HttpResponse:
         response = _answer(api, request, 401, _("Give a valid API token: Authorization: Bearer <token>."))
         response["WWW-Authenticate"] = "Bearer"
         return response
 
-    def throttled(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def throttled(request: HttpRequest, exc: Any) -> HttpResponse:
         return _answer(api, request, 429, _("Too many requests with this token. Wait a moment and try again."))
 
-    def scope_missing(request: HttpRequest, exc: ScopeMissing) -> HttpResponse:
+    def scope_missing(request: HttpRequest, exc: Any) -> HttpResponse:
         return _answer(api, request, 403, exc.message)
 
-    def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    def http_error(request: HttpRequest, exc: Any) -> HttpResponse:
         # ninja's own refusals, in English: said again in the caller's language. The one it raises here is a body
         # that is not JSON.
         return _answer(api, request, exc.status_code, _("The request body is not valid JSON; nothing was changed."))
 
-    def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    def invalid(request: HttpRequest, exc: Any) -> HttpResponse:
         return _answer(api, request, 422, _("The request is not valid; nothing was changed."), errors=exc.errors)
 
-    def refused(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    def refused(request: HttpRequest, exc: Any) -> HttpResponse:
         return _answer(api, request, 400, exc.message, field=exc.field)
 
-    def locked(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def locked(request: HttpRequest, exc: Any) -> HttpResponse:
         return _answer(api, request, 409, KEY_NOT_HELD)
 
-    def tampered(request: HttpRequest, exc: Exception) -> HttpResponse:
+    def tampered(request: HttpRequest, exc: Any) -> HttpResponse:
         caller = getattr(request, "auth", None)
         audit_record(actor=getattr(caller, "user", None), action="vault.tampered")
         return _answer(api, request, 409, _("Stored data failed verification; the incident is recorded."))
