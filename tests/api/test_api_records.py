@@ -55,6 +55,15 @@ def test_reading_a_case_reveals_the_roles_fields_through_the_audited_gate(
     assert AuditEvent.objects.filter(seq__gt=before, action="reveal", purpose="api_case_list").count() == 1
 
 
+def test_a_keeper_sees_where_she_goes_next_not_where_she_came_from(world: SimpleNamespace, api_client: Any) -> None:
+    """As on the case page: the keeper gets the movement under way, not the stations she came through."""
+    code = world.person_heading_to_a.case_code
+    keeper = api_client(world.keeper_a).get(f"/api/v1/cases/{code}/movements").json()
+    assert [(m["from_station"], m["to_station"], m["status"]) for m in keeper] == [("BIRCH", "ALDER", "under_way")]
+    coordinator = api_client(world.coordinator).get(f"/api/v1/cases/{code}/movements").json()
+    assert [m["status"] for m in coordinator] == ["arrived", "under_way"]
+
+
 def test_a_case_the_caller_may_not_know_is_404(world: SimpleNamespace, api_client: Any) -> None:
     hidden = world.person_at_b.case_code
     for user in (world.keeper_a, world.caseworker):

@@ -30,6 +30,7 @@ from waystation.api.schemas import (
 from waystation.api.tokens import Scope
 from waystation.cases import care_services, services
 from waystation.cases.access import Need, can, case_for_user, person_fields_for, visible_persons
+from waystation.cases.choices import CaseStatus
 from waystation.cases.models import Partner, Person, ServiceRecord
 from waystation.lib.errors import ServiceError
 from waystation.network.models import Station
@@ -42,7 +43,7 @@ LIST_FIELDS = ("name_hangul", "name_romanized")
 
 class CaseFilter(Input):
     page: Id = 1
-    status: Code | None = None
+    status: CaseStatus | None = None
 
 
 def _names(user: User, persons: list[Person], fields: tuple[str, ...], purpose: str) -> list[dict[str, Any]]:

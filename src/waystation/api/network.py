@@ -12,11 +12,11 @@ from ninja import Router, Status
 from waystation.api.auth import Token, caller_of
 from waystation.api.schemas import ERRORS, Code, Id, MovementAction, MovementIn, MovementOut, StationOut
 from waystation.api.tokens import Scope
-from waystation.cases.access import Need, case_for_user
+from waystation.cases.access import Need, can, case_for_user
 from waystation.lib.errors import ServiceError
 from waystation.network import services
 from waystation.network.access import can_see_stations, check_movement_action, visible_stations
-from waystation.network.models import Movement, MovementStatus, Station, StationStatus
+from waystation.network.models import OPEN_MOVEMENT_STATUSES, Movement, MovementStatus, Station, StationStatus
 
 router = Router(tags=["movements"])
 stations_router = Router(tags=["stations"])
@@ -43,10 +43,14 @@ def _movement_out(movement: Movement) -> dict[str, Any]:
     url_name="case_movements",
 )
 def movement_list(request: HttpRequest, code: Code) -> list[dict[str, Any]]:
-    """A person's movements along the route, oldest first (their place on the route, as the case page shows)."""
+    """A person's movements along the route, oldest first, as the case page shows them: for a role without full
+    access (a keeper), only the movement planned or under way, not the stations she came through."""
     user = caller_of(request).user
     person = case_for_user(user, code, Need.VIEW)
-    return [_movement_out(m) for m in person.movements.select_related("from_station", "to_station")]
+    movements = person.movements.select_related("from_station", "to_station").order_by("planned_at", "id")
+    if not can(user, Need.VIEW_FULL):
+        movements = movements.filter(status__in=OPEN_MOVEMENT_STATUSES)
+    return [_movement_out(m) for m in movements]
 
 
 @router.post(
