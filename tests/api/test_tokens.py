@@ -104,9 +104,11 @@ def test_expired_forged_and_tampered_tokens_are_refused(world: SimpleNamespace, 
     TokenKeyWrap.objects.filter(pk=wrap.pk).update(wrapped_private=wrap.wrapped_private)
     assert _cases(api_client(token=plaintext)) == 200
 
+    idle = make_token(world.coordinator)  # expired too, and never presented again
     ApiToken.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     assert _cases(api_client(token=plaintext)) == 401
-    assert not TokenKeyWrap.objects.exists()  # expiry destroys the wrap
+    assert not TokenKeyWrap.objects.exists()  # expiry destroys the wraps, of the idle token too
+    assert _cases(api_client(token=idle)) == 401
     assert AuditEvent.objects.filter(action="api.token_refused", details__reason="expired").exists()
 
 

@@ -154,6 +154,12 @@ def _forget_wraps(tokens: object) -> int:
     return deleted
 
 
+def forget_expired() -> int:
+    """Delete the wraps of every expired token (each request does this, so a token unused since it expired does not
+    keep its wrap until it is presented again)."""
+    return _forget_wraps(ApiToken.objects.filter(expires_at__lte=timezone.now()))
+
+
 def token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
     if token.revoked:
         raise ServiceError(_("This token is already revoked."))
@@ -202,7 +208,8 @@ def _parse(presented: str) -> tuple[str, bytes] | None:
 
 def caller_for(presented: str) -> Caller | None:
     """The caller a presented token stands for, or None (unknown, forged, revoked, expired, owner gone or under
-    duress, wrap deleted). An expired token loses its wrap here. A refusal of a known token is audited."""
+    duress, wrap deleted). A refusal of a known token is audited."""
+    forget_expired()
     parsed = _parse(presented)
     if parsed is None:
         return None
@@ -219,7 +226,6 @@ def caller_for(presented: str) -> Caller | None:
         reason = "revoked"
     elif token.expired:
         reason = "expired"
-        _forget_wraps(ApiToken.objects.filter(pk=token.pk))
     elif not scopes_for(user):
         reason = "user"
     private = None if reason else _unwrap(token, secret)
