@@ -67,6 +67,10 @@ GET: dict[str, tuple[Any, ...]] = {
     "accounts:password_change":     (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
     "accounts:duress_password":     (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
     "accounts:duress_clear":        (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    # API tokens: every signed-in user's own page (a role without scopes sees that it cannot use the API).
+    "api_tokens:list":              (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
+    "api_tokens:create":            (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    "api_tokens:revoke":            (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     # Every role has a dashboard; the audit trail is the auditor's alone.
     "web:dashboard":                (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
     "audit:events":                 (DENIED,    DENIED,    DENIED,    DENIED,    OK,        DENIED,    LOGIN, LOGIN),
@@ -177,6 +181,9 @@ POST: dict[str, tuple[Any, ...]] = {
     "passkeys:add":                 (OK,        OK,        OK,        OK,        OK,        OK,        LOGIN, LOGIN),
     "passkeys:remove":              (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "accounts:duress_clear":        (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    FOUND,     LOGIN, LOGIN),
+    # An empty form: the page again with its errors; roles without API scopes are refused. No token: none of theirs.
+    "api_tokens:create":            (OK,        OK,        OK,        OK,        DENIED,    DENIED,    LOGIN, LOGIN),
+    "api_tokens:revoke":            (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:goal_status":            (DENIED,    FOUND,     FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:referral_status":        (DENIED,    FOUND,     FOUND,     GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "cases:referral_status [hidden]": (GONE,    GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
@@ -220,6 +227,8 @@ POST_BODIES: dict[str, dict[str, str]] = {
     "passkeys:add": {},
     "passkeys:remove": {},
     "accounts:duress_clear": {},
+    "api_tokens:create": {},
+    "api_tokens:revoke": {},
     "cases:goal_status": {"status": "achieved"},
     "cases:referral_status": {"status": "accepted"},
     "cases:task_done": {},

@@ -210,6 +210,8 @@ SYNC_MAX_BUNDLE_BYTES = env_int("WAYSTATION_SYNC_MAX_BUNDLE_MB", 64) * 2**20
 # Exports, shredding, key and role changes need the password and a second-factor code given at most this long ago
 # (accounts.reauth.require_recent_auth).
 REAUTH_MINUTES = env_int("WAYSTATION_REAUTH_MINUTES", 5)
+# Requests a minute that one API token may make (/api/v1/); beyond it the API answers 429.
+API_REQUESTS_PER_MINUTE = env_int("WAYSTATION_API_REQUESTS_PER_MINUTE", 120)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

@@ -6,6 +6,7 @@ from waystation.web.views import quick_exit
 urlpatterns = [
     path("accounts/", include("waystation.accounts.urls")),
     path("accounts/passkeys/", include("waystation.accounts.passkeys")),
+    path("accounts/tokens/", include("waystation.api.pages")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("exit/", quick_exit, name="quick_exit"),
     path("", include("waystation.web.urls")),

@@ -91,9 +91,11 @@ def user_set_active(*, actor: User, user: User, active: bool) -> User:
         audit_record(actor=actor, action="user.active", target=user, details={"active": active})
         grants.sync_user(keyring, user)
     if not active:
+        from waystation.api.tokens import tokens_revoke_for_user
         from waystation.vault.agent import AGENT
 
         AGENT.drop_user(user.pk)
+        tokens_revoke_for_user(actor=actor, user=user)
     return user
 
 

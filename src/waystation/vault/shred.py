@@ -138,7 +138,11 @@ def apply_ledger(*, actor: User | None, extra: Iterable[tuple[uuid.UUID, dt.date
 
 
 def _destroy_user_wraps() -> tuple[int, int]:
-    """Every user's case-key and index-key wraps, and every grant owed; the recovery wraps stay."""
+    """Every user's case-key and index-key wraps, every grant owed, and every API token's wrap of a user's key (a
+    token made before the kill must not open what a recovery grants again); the recovery wraps stay."""
+    from waystation.api.tokens import destroy_all_wraps
+
+    destroy_all_wraps()
     cases, _ = CaseKeyWrap.objects.filter(holder__isnull=False).delete()
     index, _ = IndexKeyWrap.objects.filter(holder__isnull=False).delete()
     PendingGrant.objects.all().delete()
