@@ -56,7 +56,9 @@ def station(username: str, password: str, code_name: str) -> dict[str, Any]:
 
     user, acts = _acting_as(username, password)
     with acts:
-        made = station_create(actor=user, code_name=code_name, country="CN", region="Fictional north", kind="safe_house")
+        made = station_create(
+            actor=user, code_name=code_name, country="CN", region="Fictional north", kind="safe_house"
+        )
     return {"uid": str(made.uid)}
 
 
