@@ -63,7 +63,9 @@ from waystation.vault import crypto, grants
 from waystation.vault.keyring import Keyring, acting, keyring_for
 from waystation.vault.models import CaseKeyWrap, NameIndex
 
-BATCH = 2000
+BATCH = 2000  # ids per lookup query
+WRITE_BATCH = 5000  # persons per insert batch (and progress report)
+CACHE_MIB_PER_ROW = 1 / 128  # SQLite page cache for the write: 8 KiB per person (780 MiB for 100,000), 256 MiB to 1 GiB
 # ``progress(phase, done, total)``: phase is one of these codes (the UI and the command line translate them).
 PHASES = ("check", "write", "keys")
 ORDER = [
@@ -333,7 +335,10 @@ def _write_all(
     """Everything the import writes, in one transaction: the run, the rows, the key wraps, the audit event.
     ``digests``: the keyed digests of the register's name and of the file."""
     register, file_key = digests
-    with bulk.large_sqlite_cache(), transaction.atomic(), acting(actor, keyring):
+    # The indexes the rows go into (names, wraps, movements, records: random keys) outgrow synth's 256 MiB cache at
+    # 100,000 persons, and every page that falls out of it is read again, or spilled to the log mid-transaction.
+    cache = min(1024, max(256, int(len(fresh) * CACHE_MIB_PER_ROW)))
+    with bulk.large_sqlite_cache(cache), transaction.atomic(), acting(actor, keyring):
         run = ImportRun.objects.create(
             actor=actor,
             started_at=started,
@@ -385,9 +390,9 @@ def _wrap_keys(keyring: Keyring, progress: Progress | None) -> None:
     now = timezone.now()
     if progress is not None:
         progress("keys", 0, len(created))
-    for start in range(0, len(created), BATCH):
+    for start in range(0, len(created), WRITE_BATCH):
         wraps: list[models.Model] = []
-        for pid in created[start : start + BATCH]:
+        for pid in created[start : start + WRITE_BATCH]:
             key = keyring.case_key(pid)
             wraps.extend(
                 CaseKeyWrap(person_id=pid, holder_id=uid, sealed=crypto.seal_to(public[uid], key))
@@ -396,7 +401,7 @@ def _wrap_keys(keyring: Keyring, progress: Progress | None) -> None:
             wraps.append(CaseKeyWrap(person_id=pid, holder_id=None, sealed=crypto.seal_to(recovery, key)))
         bulk.insert_rows(CaseKeyWrap, wraps, now)
         if progress is not None:
-            progress("keys", min(start + BATCH, len(created)), len(created))
+            progress("keys", min(start + WRITE_BATCH, len(created)), len(created))
 
 
 def mapping_data(mapping: Mapping) -> dict[str, Any]:
@@ -457,8 +462,8 @@ def _write(
     now = timezone.now()
     codes = _new_case_codes(len(fresh))
     counts: Counter[str] = Counter()
-    for start in range(0, len(fresh), BATCH):
-        batch = fresh[start : start + BATCH]
+    for start in range(0, len(fresh), WRITE_BATCH):
+        batch = fresh[start : start + WRITE_BATCH]
         rows = bulk.Rows()
         records: list[models.Model] = []  # as synth's insert takes them
         for offset, row in enumerate(batch):

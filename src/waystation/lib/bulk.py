@@ -22,8 +22,6 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.utils import timezone
 
-SQLITE_CACHE_KIB = -256 * 1024  # negative: in KiB, as SQLite's PRAGMA cache_size takes it (256 MiB at most)
-
 
 @dataclass
 class Rows:
@@ -39,9 +37,10 @@ class Rows:
 
 
 @contextlib.contextmanager
-def large_sqlite_cache() -> Iterator[None]:
+def large_sqlite_cache(mib: int = 256) -> Iterator[None]:
     """SQLite's default page cache (2 MB) makes inserts into the random-keyed indexes wait on the disk once the
-    data outgrows it: twice the time at 20,000 persons. A larger cache for the run, then the old size again."""
+    data outgrows it: twice the time at 20,000 persons. A larger cache for the run (``mib`` MiB at most: memory is
+    taken only as pages are read), then the old size again."""
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor != "sqlite":
         yield
@@ -49,7 +48,7 @@ def large_sqlite_cache() -> Iterator[None]:
     with db.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
         (old,) = cursor.fetchone()
-        cursor.execute(f"PRAGMA cache_size = {SQLITE_CACHE_KIB}")
+        cursor.execute(f"PRAGMA cache_size = {-int(mib) * 1024}")  # negative: in KiB
     try:
         yield
     finally:
