@@ -263,6 +263,7 @@ def import_run(
         if progress is not None:
             progress("check", done, total)
 
+    checking(0, len(source.table.rows))
     try:
         validated = row_checks.validate(source.table, mapping, today, progress=checking)
     except MappingError as exc:
@@ -460,6 +461,8 @@ def _write(
     index_key = _index_key(keyring)
     this_month = today.replace(day=1)
     now = timezone.now()
+    if progress is not None:
+        progress("write", 0, len(fresh))
     codes = _new_case_codes(len(fresh))
     counts: Counter[str] = Counter()
     for start in range(0, len(fresh), WRITE_BATCH):
