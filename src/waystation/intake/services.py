@@ -20,8 +20,8 @@ Decisions, and why:
   ``person_register`` does for each person (the same checks, via ``interop.rows``; encryption by the vault fields
   on insert with a fresh data key per case; the names' blind-index rows; the intake movement; the status
   ``status_on_arrival`` gives) with the batch machinery it shares with the synthetic-data generator (``lib.bulk``,
-  see ``_write``), and wraps every new case key for its holders and the recovery key once, through ``vault.grants``
-  (``wrap_new_cases``).
+  see ``_write``), and wraps every new case key for its holders (``vault.grants.holders``) and the recovery key
+  once, in bulk (``_wrap_keys``).
   One ``intake.import`` audit event records the run with its counts; the run's ``ImportedRecord`` rows list the
   persons it created.
 * **No consent is invented.** A spreadsheet row says nothing about what the person agreed to: imported persons
@@ -68,11 +68,8 @@ WRITE_BATCH = 5000  # persons per insert batch (and progress report)
 CACHE_MIB_PER_ROW = 1 / 128  # SQLite page cache for the write: 8 KiB per person (780 MiB for 100,000), 256 MiB to 1 GiB
 # ``progress(phase, done, total)``: phase is one of these codes (the UI and the command line translate them).
 PHASES = ("check", "write", "keys")
-ORDER = [
-    (Person, "persons"),
-    (NameIndex, "name_digests"),
-    (Movement, "movements"),
-]  # rows before those pointing at them
+# What ``_write`` inserts through ``lib.bulk``, in this order: rows before the rows that point at them.
+ORDER = [(Person, "persons"), (NameIndex, "name_digests"), (Movement, "movements")]
 Progress = Callable[[str, int, int], None]
 
 
