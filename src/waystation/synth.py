@@ -9,7 +9,8 @@ of common name parts; every free text starts with ``[SYNTHETIC]``. The parts:
 - ``synth_care``: assessments, plan goals, services, referrals, tasks and notes;
 - ``synth_names``: name parts and text templates.
 
-Rows are inserted in batches (``executemany``, as a leaner ``bulk_create``), all in one transaction, with one audit
+Rows are inserted in batches (``lib.bulk``, shared with the spreadsheet import: ``executemany``, as a leaner
+``bulk_create``), all in one transaction, with one audit
 event for the whole run. They are encrypted as the app encrypts them (``vault.fields``): the run acts with a keyring
 that holds the index key, each new person gets a data key, and when the run ends every key is wrapped for the staff
 entitled to the case and for the recovery key (``vault.grants``). Each person's names are indexed (``vault.blind``)
@@ -22,15 +23,14 @@ setting it up here: the recovery shares are then in :attr:`Generated.vault`, for
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from waystation.audit.services import audit_record
@@ -47,15 +47,16 @@ from waystation.cases.models import (
     Referral,
     ServiceRecord,
 )
+from waystation.lib import bulk
+from waystation.lib.bulk import Rows
 from waystation.network.models import Leg, Movement, Station
-from waystation.synth_cases import Rows, World, household
+from waystation.synth_cases import World, household
 from waystation.synth_route import partners_ensure, route_ensure, set_capacities, staff_ensure
-from waystation.vault import blind, setup
+from waystation.vault import setup
 from waystation.vault.keyring import Keyring, acting
 from waystation.vault.models import NameIndex
 
 MIN_STATIONS, MAX_STATIONS = 4, 50
-SQLITE_CACHE_KIB = -256 * 1024  # negative: in KiB, as SQLite's PRAGMA cache_size takes it (256 MiB at most)
 # Insert order (persons before the rows that point at them) and the name of each in the summary.
 MODELS: list[tuple[type[models.Model], str]] = [
     (Person, "persons"),
@@ -115,7 +116,7 @@ def generate(
     """
     check_arguments(persons=persons, stations=stations)
     today = today or timezone.localdate()
-    with _large_sqlite_cache(), transaction.atomic():
+    with bulk.large_sqlite_cache(), transaction.atomic():
         existing = Person.objects.count()
         if existing and not append:
             raise SynthError(
@@ -167,25 +168,6 @@ def _index_key(given: bytes | None) -> tuple[setup.Initialised | None, bytes]:
     return vault, vault.index_key
 
 
-@contextlib.contextmanager
-def _large_sqlite_cache() -> Iterator[None]:
-    """SQLite's default page cache (2 MB) makes inserts into the random-keyed indexes wait on the disk once the
-    data outgrows it: twice the time at 20,000 persons. A larger cache for the run, then the old size again."""
-    db = connections[DEFAULT_DB_ALIAS]
-    if db.vendor != "sqlite":
-        yield
-        return
-    with db.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        (old,) = cursor.fetchone()
-        cursor.execute(f"PRAGMA cache_size = {SQLITE_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        with db.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {int(old)}")
-
-
 def _batch_size(persons: int) -> int:
     """Persons per batch: small enough to report progress every 10%, large enough to insert efficiently."""
     return min(2000, max(50, persons // 10))
@@ -202,67 +184,13 @@ def _generate_rows(world: World, persons: int, progress: Progress | None, index_
         while done < end:
             done += household(world, rows, index, end - done)
             index += 1
-        _index_names(rows, index_key)
-        _insert(rows, counts)
+        bulk.index_names(rows, index_key)
+        bulk.insert(rows, MODELS, counts)
         tenth = done * 10 // persons
         if progress is not None and tenth > reported:
             reported = tenth
             progress(f"{done}/{persons} persons ({done * 100 // persons}%)")
     return counts
-
-
-def _index_names(rows: Rows, index_key: bytes) -> None:
-    """The name digests of the batch's persons, and the digests of their name keys that duplicate detection compares
-    (``vault.blind.rows``), from their names while these are still plaintext (inserting a person seals them)."""
-    for person in rows.by_model.get(Person, []):
-        assert isinstance(person, Person)  # noqa: S101 - rows are kept by their model
-        names = blind.name_values(
-            name_hangul=person.name_hangul,
-            name_romanized=person.name_romanized,
-            name_chinese=person.name_chinese,
-            aliases=person.aliases,
-        )
-        for row in blind.rows(person.id, index_key, names):
-            rows.add(row)
-
-
-def _insert(rows: Rows, counts: Counter[str]) -> None:
-    now = timezone.now()
-    for model, name in MODELS:
-        objs = rows.by_model.get(model, [])
-        if objs:
-            _insert_rows(model, objs, now)
-            counts[name] += len(objs)
-
-
-def _insert_rows(model: type[models.Model], objs: list[models.Model], now: dt.datetime) -> None:
-    """``bulk_create`` without its per-row SQL compilation (most of the insert time): each value is prepared by
-    its field as ``bulk_create`` does (``pre_save``, then ``get_db_prep_save``), except that a time column filled
-    automatically keeps a time the generator set. SQLite takes one ``executemany``; a server, multi-row inserts
-    (one round trip for many rows)."""
-    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))]
-    fields = [f for f in fields if not getattr(f, "generated", False)]
-    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: the proxy's per-access lookup costs seconds here
-    plan = [(f, f.attname, getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)) for f in fields]
-    params = [
-        [
-            f.get_db_prep_save((getattr(obj, attname) or now) if auto_time else f.pre_save(obj, True), db)
-            for f, attname, auto_time in plan
-        ]
-        for obj in objs
-    ]
-    quote = db.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)  # names from the models, values all as parameters
-    head = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "  # noqa: S608
-    row = f"({', '.join(['%s'] * len(fields))})"
-    with db.cursor() as cursor:
-        if db.vendor == "sqlite":
-            cursor.executemany(head + row, params)
-            return
-        per_statement = max(1, min(1000, (db.features.max_query_params or 65535) // len(fields)))
-        for i in range(0, len(params), per_statement):
-            chunk = params[i : i + per_statement]
-            cursor.execute(head + ", ".join([row] * len(chunk)), [value for values in chunk for value in values])
 
 
 def coded_digest() -> str:

@@ -38,7 +38,8 @@ from waystation.network.models import Country, StationKind
 if TYPE_CHECKING:
     import random
 
-    from waystation.synth_cases import Journey, Rows, World
+    from waystation.lib.bulk import Rows
+    from waystation.synth_cases import Journey, World
 
 S = CaseStatus
 MAX_QUANTITY = 366  # the most nights one service record may count (as the care service enforces)

@@ -27,6 +27,7 @@ from waystation.cases import htcds
 from waystation.cases.choices import ENDED_STATUSES, CaseStatus, ConsentScope, Province, Relation, Sex
 from waystation.cases.models import Assignment, Consent, ExploitationEpisode, FamilyLink, Partner, Person
 from waystation.cases.models.person import CASE_CODE_ALPHABET
+from waystation.lib.bulk import Rows
 from waystation.network.models import Country, Movement, MovementStatus, Station, StationKind
 from waystation.synth_care import care
 from waystation.synth_route import Route, Staff
@@ -187,19 +188,6 @@ class World:
             if code not in self.taken_codes:
                 self.taken_codes.add(code)
                 return code
-
-
-@dataclass
-class Rows:
-    """The rows of a batch, by model."""
-
-    by_model: dict[type[models.Model], list[models.Model]] = field(default_factory=dict)
-
-    def add(self, obj: models.Model, when: dt.datetime | None = None, column: str = "") -> None:
-        """Add ``obj``; ``when`` sets its automatic time ``column`` (created at...) to when the thing happened."""
-        if when is not None:
-            setattr(obj, column, when)
-        self.by_model.setdefault(type(obj), []).append(obj)
 
 
 @dataclass

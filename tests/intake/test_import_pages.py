@@ -6,6 +6,9 @@ The import runs in a thread of the server with its own database connection, so t
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
 from django.core.files.uploadedfile import SimpleUploadedFile
 from intake_helpers import MESSY_ROWS
 
@@ -58,6 +62,13 @@ AUTO = {0: "external_id", 1: "name", 2: "sex", 3: "birth_year", 4: "origin_provi
 AUTO |= {6: "first_contact_month", 7: "languages", 8: "narrative", 9: "station"}
 
 
+def register_field(page: str) -> str:
+    """The value of the mapping page's register field, as the coordinator sees it filled in."""
+    found = re.search(r'<input type="text" name="source" value="([^"]*)"', page)
+    assert found is not None, "no register field"
+    return html.unescape(found.group(1))
+
+
 def wait_for_the_import(client: Any) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -97,14 +108,14 @@ def test_upload_map_preview_import_result(
 
     assert Person.objects.count() == before + 5
     run = ImportRun.objects.get()
-    assert (run.actor, run.created, run.source_name, run.source_key) == (coordinator, 5, "명부.xlsx", "명부")
+    assert (run.actor, run.created) == (coordinator, 5)
     assert leftover_uploads() == []  # the temporary file went with the import
 
     # The same file again, with the saved mapping: nothing new.
     upload(client, "명부 (2).xlsx", xlsx_bytes(MESSY_ROWS))
     saved = SavedMapping.objects.get(name="ALDER register")
     page = client.get(f"/import/mapping/?saved={saved.pk}").content.decode()
-    assert 'value="ALDER register"' in page or "ALDER register" in page
+    assert register_field(page) == "ALDER register"  # the saved mapping's name becomes the register's
     mapping_post(client, AUTO, source="명부")
     preview = client.get("/import/preview/").content.decode()
     assert "Persons to create: 0." in preview and "Rows imported before, left as they are: 5." in preview
@@ -124,12 +135,16 @@ def test_an_error_on_the_last_row_is_listed_and_nothing_can_be_imported(
     assert "<td>7</td><td>탈북 시기</td><td>2018.13</td>" in preview
     assert 'id="start-import"' not in preview
     before = Person.objects.count()
+    # Posting the form anyway (the button is not there, the request can still be made): refused as a whole.
     answer = client.submit("/import/start/", {"next": "/import/preview/"})
-    wait_for_the_import(client) if answer["Location"] == "/import/progress/" else None
+    assert answer.status_code == 302 and answer["Location"] == "/import/progress/"
+    assert wait_for_the_import(client)["state"] == "refused"
     assert Person.objects.count() == before
     result = client.get("/import/result/")
-    if result.status_code == 200:
-        assert "2018.13" in result.content.decode()
+    assert result.status_code == 200
+    text = result.content.decode()
+    assert "Nothing was imported: 1 problem(s) to fix in the file first." in text
+    assert "<td>7</td><td>탈북 시기</td><td>2018.13</td>" in text
 
 
 def test_bad_files_get_a_clear_message_and_leave_nothing(
@@ -209,6 +224,33 @@ def test_others_may_not_upload(role: str, personas: dict[str, User], client_for:
     )
     assert answer.status_code == 403
     assert leftover_uploads() == []
+
+
+@pytest.mark.parametrize("role", ["keeper", "caseworker", "analyst", "auditor", "administrator"])
+def test_others_get_a_403_for_starting_an_import_not_the_password_page(
+    role: str, personas: dict[str, User], client_for: Callable[..., Any]
+) -> None:
+    client = client_for(personas[role], recent_auth=False)
+    client.raise_request_exception = False
+    answer = client.post("/import/start/", {"next": "/import/preview/", "csrfmiddlewaretoken": client.fetch_token()})
+    assert answer.status_code == 403
+
+
+def test_the_session_keeps_the_files_name_sealed_yet_the_pages_show_it(
+    coordinator: User, station_a: Station, client_for: Callable[..., Any]
+) -> None:
+    client = client_for(coordinator)
+    upload(client, "gasang_younghee_hyesan.csv", csv_bytes(MESSY_ROWS))
+    page = client.get("/import/mapping/").content.decode()
+    assert "“gasang_younghee_hyesan.csv”" in page  # she recognises her upload
+    assert register_field(page) == "gasang_younghee_hyesan"
+    mapping_post(client, AUTO, source="gasang_younghee register")
+    assert "register “gasang_younghee register”" in client.get("/import/preview/").content.decode()
+    stored = SessionStore(session_key=client.session.session_key).load()  # as the database holds it, decoded
+    assert stored["intake_upload"]["mapping"]  # the session does hold the upload...
+    assert "gasang_younghee" not in json.dumps(stored, ensure_ascii=False)  # ...but none of its names
+    uploads._KEYS.clear()  # a restart: the names cannot be read any more, and the upload is gone
+    assert client.get("/import/mapping/")["Location"] == "/import/"
 
 
 def test_starting_an_import_needs_a_recent_password(

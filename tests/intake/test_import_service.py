@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 import json
 from pathlib import Path
 
+import openpyxl
 import pytest
 from django.db import connection
 from intake_helpers import MESSY_ROWS, many_rows, write
@@ -73,9 +76,42 @@ def test_a_messy_csv_is_imported_encrypted_indexed_and_placed(
     assert holders == {coordinator.pk, keeper_a.pk, None}
     run_row = ImportRun.objects.get(pk=report.run_id)  # type: ignore[attr-defined]
     assert (run_row.created, run_row.format, run_row.encoding) == (5, "csv", "utf-8-sig")
-    assert run_row.source_name == "명부 2026-11.csv" and len(run_row.digest) == 64
     event = AuditEvent.objects.get(pk=run_row.audit_event_id)
     assert event.action == "intake.import" and event.details["created"] == 5
+
+
+def test_no_name_of_the_file_its_sheet_or_its_register_is_stored_anywhere(
+    coordinator: User, stations: tuple[Station, Station], tmp_path: Path
+) -> None:
+    # A station names its file after the woman it is about: that name must not reach the database, in any table.
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "가상영희 혜산"
+    for row in MESSY_ROWS:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    path = write(tmp_path / "gasang_younghee_hyesan.xlsx", buffer.getvalue())
+
+    first = run(coordinator, path)
+    again = run(coordinator, path)  # still recognised as the same file, by its keyed digest
+    other = run(coordinator, write(tmp_path / "copy.xlsx", buffer.getvalue()), source_key="gasang_younghee 2")
+
+    assert (first.created, again.already_imported, other.already_imported) == (5, 5, 5)  # type: ignore[attr-defined]
+    plain_digest = hashlib.sha256(buffer.getvalue()).hexdigest()
+    secrets = ("gasang_younghee", "가상영희", plain_digest)
+    stored = json.dumps(
+        [list(ImportRun.objects.values()), list(ImportedRecord.objects.values()), list(AuditEvent.objects.values())],
+        default=str,
+        ensure_ascii=False,
+    )
+    assert [s for s in secrets if s in stored] == []
+    if connection.vendor == "sqlite":  # the whole database, every table, as a file copy would hold it
+        dump = "\n".join(connection.connection.iterdump())
+        assert [s for s in secrets if s in dump] == []
+    digests = set(ImportRun.objects.values_list("register", "digest"))
+    assert len(digests) == 1 and all(len(d) == 32 for pair in digests for d in pair)  # one register, one file
 
 
 def test_an_error_on_the_last_row_writes_nothing_and_names_row_column_value(

@@ -1,13 +1,17 @@
 """What an import leaves behind: the run (never the file), which source rows became which person, saved mappings.
 
-* ``ImportRun``: who imported what and when, described by the file's name and SHA-256 digest, its format and
-  encoding, the column mapping used and the counts. The file's content is never stored (only its digest, which
-  tells "the same file again" without keeping a name from it).
-* ``ImportedRecord``: one per person an import created, keyed by the register (``source_key``) and the row's
-  external id. This is what makes re-importing a file create nobody twice. The external id is stored only as a
-  keyed digest (HMAC under the organisation's blind-index key, as ``vault.blind`` stores names): an id made from a
-  row's names and birth year (``interop.rows``) would otherwise be a plain hash of a name that anyone holding the
-  database could test guesses against.
+* ``ImportRun``: who imported what and when, its format and encoding, the column mapping used and the counts. The
+  file's content is never stored, nor its name, its sheet's name or the register's name: a station names its files
+  after people and places ("kim_younghee_hyesan.xlsx"), so these are names of persons like any other. What the run
+  keeps instead are keyed digests (HMAC-SHA256 under the organisation's blind-index key, truncated to 128 bits, as
+  ``vault.blind`` stores names): of the file's bytes (``digest``: "the same file again") and of the register's
+  name (``register``: "the same register again"). Without the key they tell nothing and cannot be tested against
+  guessed names. A coordinator recognises her upload while she imports it (the pages show its name, held in the
+  session sealed under the upload's in-memory key: see ``uploads``); afterwards the person records are the result.
+* ``ImportedRecord``: one per person an import created: the row's external id, keyed together with the register
+  (HMAC under the same key of the register's digest and the id). This is what makes re-importing a file create
+  nobody twice. An id made from a row's names and birth year (``interop.rows``) would otherwise be a plain hash
+  of a name that anyone holding the database could test guesses against.
 * ``SavedMapping``: a ``columns.Mapping`` as JSON, named, so that next month's file from the same station is mapped
   in one click. It holds column headers and field names, never a cell.
 """
@@ -30,12 +34,10 @@ class ImportRun(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     started_at = models.DateTimeField(_("started"))
     finished_at = models.DateTimeField(_("finished"))
-    source_name = models.CharField(_("file name"), max_length=255)
-    source_key = models.CharField(_("register"), max_length=200)
-    digest = models.CharField(_("SHA-256 of the file"), max_length=64, db_index=True)
+    register = models.CharField(_("register"), max_length=32, blank=True)
+    digest = models.CharField(_("keyed digest of the file"), max_length=32, db_index=True, blank=True)
     format = models.CharField(_("format"), max_length=8)
     encoding = models.CharField(_("encoding"), max_length=20, blank=True)
-    sheet = models.CharField(_("sheet"), max_length=100, blank=True)
     mapping = models.JSONField(_("column mapping"))
     rows = models.PositiveIntegerField(_("rows read"))
     created = models.PositiveIntegerField(_("persons created"))
@@ -55,16 +57,16 @@ class ImportRun(models.Model):
 
 
 class ImportedRecord(models.Model):
-    """Source row -> person. ``external_key`` is HMAC(index key, source key, external id): see the module's doc."""
+    """Source row -> person. ``external_key`` is HMAC(index key, register digest, external id): see the module's
+    doc."""
 
-    source_key = models.CharField(max_length=200)
     external_key = models.CharField(max_length=64)
     person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="+")
     run = models.ForeignKey(ImportRun, on_delete=models.CASCADE, related_name="records")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["source_key", "external_key"], name="imported_record_once"),
+            models.UniqueConstraint(fields=["external_key"], name="imported_record_once_per_register"),
         ]
 
 

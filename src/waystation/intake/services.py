@@ -12,12 +12,16 @@ Decisions, and why:
   ``interop.rows``). A row whose (register, external id) was imported before is counted "already imported" and
   not created again. The register (``source_key``) is the name the user gives the source, by default the file's
   name without its extension, so that importing the same file again, or a corrected copy of it, is recognised.
+* **No names of files.** A file's, sheet's or register's name can name a person ("kim_younghee_hyesan.xlsx"):
+  none is stored. The run keeps keyed digests (HMAC under the blind-index key) of the register's name and of the
+  file's bytes, and each record the keyed digest of (register, external id): see ``intake.models``.
 * **The same work as ``person_register``, in bulk.** Registering 100,000 persons one by one would cost one audit
   event, one blind-index rewrite and one round of key-wrap queries per person. The batch path here does what
   ``person_register`` does for each person (the same checks, via ``interop.rows``; encryption by the vault fields
   on insert with a fresh data key per case; the names' blind-index rows; the intake movement; the status
-  ``status_on_arrival`` gives) with the synthetic-data generator's batch machinery (see ``_write``), and wraps
-  every new case key for its holders and the recovery key once, through ``vault.grants`` (``wrap_new_cases``).
+  ``status_on_arrival`` gives) with the batch machinery it shares with the synthetic-data generator (``lib.bulk``,
+  see ``_write``), and wraps every new case key for its holders (``vault.grants.holders``) and the recovery key
+  once, in bulk (``_wrap_keys``).
   One ``intake.import`` audit event records the run with its counts; the run's ``ImportedRecord`` rows list the
   persons it created.
 * **No consent is invented.** A spreadsheet row says nothing about what the person agreed to: imported persons
@@ -52,19 +56,20 @@ from waystation.interop import rows as row_checks
 from waystation.interop.columns import Mapping, MappingError, locate_header
 from waystation.interop.rows import RowError, ValidRow
 from waystation.interop.spreadsheet import Table, read_table
+from waystation.lib import bulk
 from waystation.lib.errors import ServiceError
 from waystation.network.models import Movement, MovementStatus, Station, StationStatus
-from waystation.synth import _index_names as synth_index_names
-from waystation.synth import _insert as synth_insert
-from waystation.synth import _insert_rows as insert_rows
-from waystation.synth import _large_sqlite_cache as large_sqlite_cache
-from waystation.synth_cases import Rows as SynthRows
 from waystation.vault import crypto, grants
 from waystation.vault.keyring import Keyring, acting, keyring_for
+from waystation.vault.models import CaseKeyWrap, NameIndex
 
-BATCH = 2000
+BATCH = 2000  # ids per lookup query
+WRITE_BATCH = 5000  # persons per insert batch (and progress report)
+CACHE_MIB_PER_ROW = 1 / 128  # SQLite page cache for the write: 8 KiB per person (780 MiB for 100,000), 256 MiB to 1 GiB
 # ``progress(phase, done, total)``: phase is one of these codes (the UI and the command line translate them).
 PHASES = ("check", "write", "keys")
+# What ``_write`` inserts through ``lib.bulk``, in this order: rows before the rows that point at them.
+ORDER = [(Person, "persons"), (NameIndex, "name_digests"), (Movement, "movements")]
 Progress = Callable[[str, int, int], None]
 
 
@@ -167,10 +172,25 @@ def saved_mapping_save(*, actor: User, name: str, mapping: Mapping) -> SavedMapp
     return saved
 
 
-def _record_key(index_key: bytes, source_key: str, external_id: str) -> str:
-    """The stored form of a row's external id: keyed, so that the database alone tells nothing about the row."""
-    message = "\x1f".join(("import", source_key, external_id)).encode()
+def _keyed(index_key: bytes, label: str, *parts: str) -> str:
+    """What the database keeps of a name, a file or a row's id: HMAC under the index key, labelled by what it
+    digests (``register``, ``file``, ``import`` for a row), so that the database alone tells nothing about it."""
+    message = "\x1f".join((label, *parts)).encode()
     return hmac.new(index_key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def _register(index_key: bytes, file_key: str, name: str) -> str:
+    """The register's keyed digest. The very same bytes imported before (a copy renamed "register (1).csv", or
+    given another register name) are that import's register again, so that their rows are recognised as already
+    imported, never created twice."""
+    earlier = (
+        ImportRun.objects.filter(digest=file_key, created__gt=0)
+        .exclude(register="")
+        .order_by("-id")
+        .values_list("register", flat=True)
+        .first()
+    )
+    return earlier or _keyed(index_key, "register", name)
 
 
 def _index_key(keyring: Keyring) -> bytes:
@@ -234,21 +254,13 @@ def import_run(
     check_can_import(actor)
     today = today or timezone.localdate()
     source_key = " ".join((source_key or source.default_key).split())[:200]
-    # The very same bytes imported before (a copy renamed "register (1).csv", or given another register name): they
-    # are that import's register again, so its rows are recognised as already imported, never created twice.
-    earlier = (
-        ImportRun.objects.filter(digest=source.digest, created__gt=0)
-        .order_by("-id")
-        .values_list("source_key", flat=True)
-        .first()
-    )
-    source_key = earlier or source_key
     started = timezone.now()
 
     def checking(done: int, total: int) -> None:
         if progress is not None:
             progress("check", done, total)
 
+    checking(0, len(source.table.rows))
     try:
         validated = row_checks.validate(source.table, mapping, today, progress=checking)
     except MappingError as exc:
@@ -269,8 +281,10 @@ def import_run(
     report.errors.sort(key=lambda e: e.row)
     keyring = keyring or keyring_for(actor)
     index_key = _index_key(keyring)
-    keys = {row.row: _record_key(index_key, source_key, row.external_id) for row in validated.rows}
-    done_before = _already_imported(source_key, keys.values())
+    file_key = _keyed(index_key, "file", source.digest)
+    register = _register(index_key, file_key, source_key)
+    keys = {row.row: _keyed(index_key, "import", register, row.external_id) for row in validated.rows}
+    done_before = _already_imported(keys.values())
     fresh = [row for row in validated.rows if keys[row.row] not in done_before]
     report.already_imported = len(validated.rows) - len(fresh)
     report.to_create = len(fresh) if report.ok else 0
@@ -280,7 +294,18 @@ def import_run(
         raise ImportRefused(report)
     try:
         run = _write_all(
-            actor, keyring, source, source_key, mapping, report, fresh, stations, keys, today, progress, started
+            actor,
+            keyring,
+            source,
+            (register, file_key),
+            mapping,
+            report,
+            fresh,
+            stations,
+            keys,
+            today,
+            progress,
+            started,
         )
     except IntegrityError as exc:  # another import of the same register committed between our check and our write
         raise ServiceError(
@@ -295,7 +320,7 @@ def _write_all(
     actor: User,
     keyring: Keyring,
     source: Source,
-    source_key: str,
+    digests: tuple[str, str],
     mapping: Mapping,
     report: ImportReport,
     fresh: list[ValidRow],
@@ -305,18 +330,21 @@ def _write_all(
     progress: Progress | None,
     started: dt.datetime,
 ) -> ImportRun:
-    """Everything the import writes, in one transaction: the run, the rows, the key wraps, the audit event."""
-    with large_sqlite_cache(), transaction.atomic(), acting(actor, keyring):
+    """Everything the import writes, in one transaction: the run, the rows, the key wraps, the audit event.
+    ``digests``: the keyed digests of the register's name and of the file."""
+    register, file_key = digests
+    # The indexes the rows go into (names, wraps, movements, records: random keys) outgrow synth's 256 MiB cache at
+    # 100,000 persons, and every page that falls out of it is read again, or spilled to the log mid-transaction.
+    cache = min(1024, max(256, int(len(fresh) * CACHE_MIB_PER_ROW)))
+    with bulk.large_sqlite_cache(cache), transaction.atomic(), acting(actor, keyring):
         run = ImportRun.objects.create(
             actor=actor,
             started_at=started,
             finished_at=started,
-            source_name=source.name,
-            source_key=source_key,
-            digest=source.digest,
+            register=register,
+            digest=file_key,
             format=source.table.format,
             encoding=source.table.encoding,
-            sheet=source.table.sheet,
             mapping=mapping_data(mapping),
             rows=report.rows,
             created=len(fresh),
@@ -325,11 +353,7 @@ def _write_all(
             status=ImportStatus.IMPORTED if fresh else ImportStatus.NOTHING_NEW,
         )
         _write(actor, keyring, run, fresh, stations, keys, today, progress)
-        if progress is not None:
-            progress("keys", 0, len(fresh))
-        grants.wrap_new_cases(keyring)  # here rather than on leaving ``acting``: inside the progress report
-        if progress is not None:
-            progress("keys", len(fresh), len(fresh))
+        _wrap_keys(keyring, progress)  # here rather than on leaving ``acting``: inside the progress report
         event = audit_record(
             actor=actor,
             action="intake.import",
@@ -340,7 +364,7 @@ def _write_all(
                 "already_imported": report.already_imported,
                 "warnings": len(report.warnings),
                 "format": source.table.format,
-                "digest": source.digest,
+                "digest": file_key,
                 "consent": "none_recorded",
             },
         )
@@ -350,18 +374,44 @@ def _write_all(
     return run
 
 
+def _wrap_keys(keyring: Keyring, progress: Progress | None) -> None:
+    """Wrap the key of every case just created for each of its holders (``grants.holders``: the coordinators and
+    the keepers of her station) and for the recovery key, as ``grants.wrap_new_cases`` does, in bulk: the cases are
+    new in this transaction, so there is no earlier wrap to compare with or remove, and no grant pending."""
+    from waystation.vault.userkeys import public_keys
+
+    created = sorted(keyring.new_cases)
+    keyring.new_cases.clear()
+    recovery = grants.recovery_public_key()  # refuses for a vault that is not set up
+    holders = grants.holders(created)
+    public = public_keys({uid for users in holders.values() for uid in users})
+    now = timezone.now()
+    if progress is not None:
+        progress("keys", 0, len(created))
+    for start in range(0, len(created), WRITE_BATCH):
+        wraps: list[models.Model] = []
+        for pid in created[start : start + WRITE_BATCH]:
+            key = keyring.case_key(pid)
+            wraps.extend(
+                CaseKeyWrap(person_id=pid, holder_id=uid, sealed=crypto.seal_to(public[uid], key))
+                for uid in sorted(holders[pid])
+            )
+            wraps.append(CaseKeyWrap(person_id=pid, holder_id=None, sealed=crypto.seal_to(recovery, key)))
+        bulk.insert_rows(CaseKeyWrap, wraps, now)
+        if progress is not None:
+            progress("keys", min(start + WRITE_BATCH, len(created)), len(created))
+
+
 def mapping_data(mapping: Mapping) -> dict[str, Any]:
     return dict(json.loads(mapping.for_storage().to_json()))
 
 
-def _already_imported(source_key: str, keys: Iterable[str]) -> set[str]:
+def _already_imported(keys: Iterable[str]) -> set[str]:
     wanted = list(keys)
     found: set[str] = set()
     for i in range(0, len(wanted), BATCH):
         found.update(
-            ImportedRecord.objects.filter(source_key=source_key, external_key__in=wanted[i : i + BATCH]).values_list(
-                "external_key", flat=True
-            )
+            ImportedRecord.objects.filter(external_key__in=wanted[i : i + BATCH]).values_list("external_key", flat=True)
         )
     return found
 
@@ -401,17 +451,20 @@ def _write(
     """Insert the persons, their intake movements, name digests and import records, batch by batch, inside the
     caller's transaction and keyring (the vault fields seal each value with the new case's key on insert).
 
-    The batch machinery is the synthetic-data generator's, so that the two bulk writers cannot drift apart:
-    ``synth._index_names`` adds a batch's blind-index rows from the plaintext names (whatever ``vault.blind``
-    stores for a name, it stores for these), ``synth._insert`` inserts the batch's models in dependency order."""
+    The batch machinery is the one the synthetic-data generator uses (``lib.bulk``), so that the two bulk writers
+    cannot drift apart: ``bulk.index_names`` adds a batch's blind-index rows from the plaintext names (whatever
+    ``vault.blind`` stores for a name, it stores for these), ``bulk.insert`` inserts the batch's models in
+    dependency order."""
     index_key = _index_key(keyring)
     this_month = today.replace(day=1)
     now = timezone.now()
+    if progress is not None:
+        progress("write", 0, len(fresh))
     codes = _new_case_codes(len(fresh))
     counts: Counter[str] = Counter()
-    for start in range(0, len(fresh), BATCH):
-        batch = fresh[start : start + BATCH]
-        rows = SynthRows()
+    for start in range(0, len(fresh), WRITE_BATCH):
+        batch = fresh[start : start + WRITE_BATCH]
+        rows = bulk.Rows()
         records: list[models.Model] = []  # as synth's insert takes them
         for offset, row in enumerate(batch):
             station = stations[row.row]
@@ -444,11 +497,9 @@ def _write(
                     recorded_by=actor,
                 )
             )
-            records.append(
-                ImportedRecord(source_key=run.source_key, external_key=keys[row.row], person=person, run=run)
-            )
-        synth_index_names(rows, index_key)  # from the plaintext names: inserting the persons seals them
-        synth_insert(rows, counts)
-        insert_rows(ImportedRecord, records, timezone.now())
+            records.append(ImportedRecord(external_key=keys[row.row], person=person, run=run))
+        bulk.index_names(rows, index_key)  # from the plaintext names: inserting the persons seals them
+        bulk.insert(rows, ORDER, counts)
+        bulk.insert_rows(ImportedRecord, records, timezone.now())
         if progress is not None:
             progress("write", start + len(batch), len(fresh))

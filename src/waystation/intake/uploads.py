@@ -17,12 +17,20 @@ associated data, so frames cannot be reordered, dropped or cut short unseen) und
 in this server process's memory: a seized disk, a backup of the data folder or a file left behind by a crash or a
 restart holds ciphertext whose key is gone. The file is deleted when the import ends, on any error, when the user
 cancels or uploads another file, and by the next upload once it is a day old or its key is gone. Its content is
-never logged, never stored in the database (only its SHA-256) and never shown on an error page.
+never logged, never stored in the database and never shown on an error page.
+
+Its name is personal data too (a station names a file after the woman it is about): the pages between upload and
+import keep it in the session (which is stored in the database) only sealed under the same in-memory key
+(:func:`seal_labels`), with the sheet's and the register's names; it is readable while the upload waits, and not
+after.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
 import os
 import struct
 import tempfile
@@ -115,6 +123,39 @@ def opened(text: str | Path) -> bytes:
     except (OSError, struct.error, InvalidTag, ValueError) as exc:
         raise SpreadsheetError(_("This upload could not be read back: upload the file again.")) from exc
     return b"".join(parts)
+
+
+def _key_of(text: str | Path) -> bytes | None:
+    path = owned_path(str(text))
+    with _KEYS_LOCK:
+        return _KEYS.get(path.name) if path is not None else None
+
+
+def seal_labels(text: str | Path, labels: dict[str, str]) -> str:
+    """``labels`` (the file's name, ...) sealed under the key of the upload at ``text``, as text for a session."""
+    key = _key_of(text)
+    if key is None:
+        raise SpreadsheetError(_("This upload is no longer available (the server restarted): upload the file again."))
+    nonce = os.urandom(12)
+    sealed = AESGCM(key).encrypt(nonce, json.dumps(labels).encode(), _LABELS)
+    return base64.b64encode(nonce + sealed).decode()
+
+
+def open_labels(text: str | Path, token: str) -> dict[str, str] | None:
+    """What :func:`seal_labels` sealed for the upload at ``text``; None when its key is gone or the token is not
+    one."""
+    key = _key_of(text)
+    try:
+        raw = base64.b64decode(token.encode(), validate=True)
+        if key is None or len(raw) < 12:
+            return None
+        labels = json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], _LABELS))
+    except (binascii.Error, ValueError, InvalidTag):
+        return None
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else None
+
+
+_LABELS = b"waystation-upload-labels"
 
 
 def _associated(index: int, last: bool) -> bytes:

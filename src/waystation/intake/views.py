@@ -1,13 +1,17 @@
 """The coordinator's import pages: upload -> mapping -> preview -> import (in a thread) -> progress -> result.
 
 Each view: parse, check access (``can_import``: coordinators only), call the service, render. Between pages the
-session holds plain values only: the upload's temporary path, name and digest, and the mapping chosen (see
-``uploads`` for the file itself, ``jobs`` for the running import). Starting the import is a bulk write of every
-row of the file: like shredding, it needs a recent password and code (``accounts.reauth``).
+session holds the upload's temporary path and digest, the mapping chosen and the default station; the file's,
+sheet's and register's names (a file may be named after a person) only sealed under the upload's in-memory key
+(``uploads.seal_labels``), since sessions are stored in the database. See ``uploads`` for the file itself,
+``jobs`` for the running import. Starting the import is a bulk write of every row of the file: like shredding, it
+needs a recent password and code (``accounts.reauth``), asked only of a coordinator (the role is checked first).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 from urllib.parse import unquote
 
@@ -42,6 +46,7 @@ from waystation.web.types import AuthedHttpRequest
 
 SESSION_UPLOAD = "intake_upload"
 SESSION_JOB = "intake_job"
+LABELS = ("name", "sheet", "source")  # kept in the session sealed (see the module's doc)
 WAIT_SECONDS = 3.0  # a small import ends within this: its user goes straight to the result
 
 
@@ -50,16 +55,36 @@ def _check(request: AuthedHttpRequest) -> None:
         raise PermissionDenied
 
 
+def _coordinators_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The role check before anything else the view is wrapped in (the re-authentication page, say): someone who
+    may not import gets a 403, not a password prompt for an action they cannot take."""
+
+    @wraps(view)
+    def checked(request: AuthedHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        _check(request)
+        return view(request, *args, **kwargs)
+
+    return checked
+
+
 def _pending(request: AuthedHttpRequest) -> dict[str, Any] | None:
-    """The upload this session is importing, when its file is still there."""
+    """The upload this session is importing, its names unsealed, when its file and its key are still there."""
     pending = request.session.get(SESSION_UPLOAD)
     if not isinstance(pending, dict):
         return None
     path = uploads.owned_path(str(pending.get("path", "")))
-    if path is None or not path.exists():
+    labels = uploads.open_labels(path, str(pending.get("labels", ""))) if path is not None else None
+    if path is None or not path.exists() or labels is None:
         request.session.pop(SESSION_UPLOAD, None)
         return None
-    return pending
+    return {k: v for k, v in pending.items() if k != "labels"} | {k: labels.get(k, "") for k in LABELS}
+
+
+def _keep_pending(request: AuthedHttpRequest, pending: dict[str, Any]) -> None:
+    """Store ``pending`` in the session, its names sealed."""
+    stored = {k: v for k, v in pending.items() if k not in LABELS}
+    stored["labels"] = uploads.seal_labels(pending["path"], {k: str(pending.get(k) or "") for k in LABELS})
+    request.session[SESSION_UPLOAD] = stored
 
 
 def _forget_upload(request: AuthedHttpRequest) -> None:
@@ -136,7 +161,7 @@ def _accept(request: AuthedHttpRequest, stored: uploads.StoredUpload, sheet: str
         return exc.message
     _forget_upload(request)
     uploads.discard_stale()
-    request.session[SESSION_UPLOAD] = {
+    pending = {
         "path": str(stored.path),
         "name": source.name,
         "digest": source.digest,
@@ -145,6 +170,7 @@ def _accept(request: AuthedHttpRequest, stored: uploads.StoredUpload, sheet: str
         "source": source.default_key,
         "station": "",
     }
+    _keep_pending(request, pending)
     return None
 
 
@@ -210,7 +236,7 @@ def mapping(request: AuthedHttpRequest) -> HttpResponse:
                     source=form.cleaned_data["source"].strip() or source.default_key,
                     station=form.cleaned_data["station"],
                 )
-                request.session[SESSION_UPLOAD] = pending
+                _keep_pending(request, pending)
                 return redirect("intake:preview")
     return render(
         request,
@@ -252,10 +278,10 @@ def preview(request: AuthedHttpRequest) -> HttpResponse:
 
 
 @require_POST
+@_coordinators_only
 @require_recent_auth(back="intake:preview")
 def start(request: AuthedHttpRequest) -> HttpResponse:
     """Start the import in a thread (the file now belongs to it, which deletes it) and show its progress."""
-    _check(request)
     pending = _pending(request)
     if pending is None or not pending.get("mapping"):
         messages.error(request, _("Upload a file and map its columns first."))
