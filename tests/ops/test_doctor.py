@@ -7,12 +7,18 @@ made in-process, one fault each, and the doctor is run as a user runs it (``call
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
+import ssl
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -340,3 +346,89 @@ def test_text_output_in_korean() -> None:
     text = out.getvalue()
     assert "FAIL  tls:" in text
     assert "WAYSTATION_DEV_HTTP=1" in text and "plain HTTP" not in text
+
+
+# --- the public address ----------------------------------------------------------------------------------------------
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for localhost and its key, made now (the test's own private CA, trusted with --ca-file)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path_ = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path_.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path_
+
+
+@contextmanager
+def https_server(folder: Path, headers: dict[str, str]) -> Iterator[str]:
+    """A local HTTPS server answering every GET with ``headers``; its address."""
+    cert, key = self_signed(folder)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(b"<html>sign in</html>")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://localhost:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+GOOD_HEADERS = {
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "Content-Security-Policy": "default-src 'self'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+@pytest.mark.django_db
+def test_public_address_tls_and_headers(tmp_path: Path) -> None:
+    with https_server(tmp_path, GOOD_HEADERS) as url:
+        assert statuses(doctor("--url", url, "--ca-file", str(tmp_path / "cert.pem"))[1], "public_address") == ["PASS"]
+        _code, untrusted = doctor("--url", url)  # a certificate the system does not trust
+        assert statuses(untrusted, "public_address") == ["FAIL"] and "verified TLS" in messages(
+            untrusted, "public_address"
+        )
+    stripped = {k: v for k, v in GOOD_HEADERS.items() if k != "Content-Security-Policy"}
+    with https_server(tmp_path, stripped | {"Strict-Transport-Security": "max-age=300"}) as url:
+        code, result = doctor("--url", url, "--ca-file", str(tmp_path / "cert.pem"))
+    assert code == 1 and statuses(result, "public_address") == ["FAIL"]
+    assert "Content-Security-Policy" in messages(result, "public_address")
+    assert "max-age" in messages(result, "public_address")
+    assert statuses(doctor("--url", "http://localhost:1/")[1], "public_address") == ["FAIL"]

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +67,15 @@ class Finding:
 class Options:
     backups: Path | None = None  # the folder the scheduled backups go to
     max_age: dt.timedelta = dt.timedelta(hours=DEFAULT_MAX_AGE_HOURS)
-    passphrase: str | None = None  # to authenticate the newest backup; never printed
+    passphrase: str | None = field(default=None, repr=False)  # to authenticate the newest backup; never printed
+    url: str | None = None  # the public address, to check TLS and headers as a browser gets them
+    ca_file: str | None = None  # a private CA's certificate for that check (default: the system's)
 
 
 def run_checks(options: Options) -> list[Finding]:
     found = [*check_settings(), *check_tls(), *check_data_folder(Path(settings.HOME))]
+    if options.url:
+        found += check_public_address(options.url, ca_file=options.ca_file)
     database = check_database()
     found += database
     if database[-1].status == FAIL:
@@ -159,6 +167,66 @@ def check_tls() -> list[Finding]:
             "tls",
             PASS,
             _("Behind a TLS proxy: plain HTTP is redirected to HTTPS, cookies are Secure, HSTS is sent."),
+        )
+    ]
+
+
+YEAR_SECONDS = 365 * 24 * 3600
+SECURITY_HEADERS = ("Strict-Transport-Security", "Content-Security-Policy", "X-Content-Type-Options")
+
+
+def _hsts_seconds(value: str) -> int:
+    for part in value.split(";"):
+        name, _sep, number = part.strip().partition("=")
+        if name.lower() == "max-age" and number.strip().isdigit():
+            return int(number)
+    return 0
+
+
+def check_public_address(url: str, *, ca_file: str | None = None, timeout: float = 15) -> list[Finding]:
+    """The sign-in page fetched from the public address, as a browser would: over TLS with a certificate the system
+    (or ``ca_file``) trusts, with the security headers the app sends still there after the proxy."""
+    if urllib.parse.urlsplit(url).scheme != "https":
+        return [
+            Finding(
+                "public_address",
+                FAIL,
+                _("%(url)s is not an https:// address: give the address users open.") % {"url": url},
+            )
+        ]
+    page = urllib.parse.urljoin(url, "/accounts/login/")
+    context = ssl.create_default_context(cafile=ca_file)
+    try:
+        with urllib.request.urlopen(page, timeout=timeout, context=context) as response:  # noqa: S310 - https only
+            headers, final = response.headers, response.geturl()
+    except urllib.error.HTTPError as exc:  # an error page still shows the headers
+        headers, final = exc.headers, exc.geturl()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return [
+            Finding(
+                "public_address",
+                FAIL,
+                _("%(url)s cannot be reached over verified TLS: %(reason)s") % {"url": page, "reason": reason},
+            )
+        ]
+    missing = [name for name in SECURITY_HEADERS if not headers.get(name)]
+    if headers.get("Strict-Transport-Security") and _hsts_seconds(headers["Strict-Transport-Security"]) < YEAR_SECONDS:
+        missing.append("Strict-Transport-Security max-age ≥ 1 year")
+    if urllib.parse.urlsplit(final).scheme != "https" or missing:
+        return [
+            Finding(
+                "public_address",
+                FAIL,
+                _("%(url)s answers without %(headers)s: check that the proxy passes the app's headers on.")
+                % {"url": final, "headers": ", ".join(missing) or "https"},
+            )
+        ]
+    return [
+        Finding(
+            "public_address",
+            PASS,
+            _("%(url)s answers over verified TLS with HSTS, CSP and nosniff.") % {"url": page},
         )
     ]
 

@@ -44,6 +44,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--ask-passphrase", action="store_true", help="ask for the backup passphrase on the terminal instead"
         )
+        parser.add_argument(
+            "--url", metavar="URL", help="the public https:// address: fetch it to check TLS and the security headers"
+        )
+        parser.add_argument("--ca-file", metavar="PEM", help="trust this CA certificate for --url (a private CA)")
         parser.add_argument("--language", help="en, ko or zh-hans (default: from LANGUAGE / LANG)")
         parser.add_argument("--json", action="store_true", help="print the findings as JSON")
 
@@ -62,6 +66,8 @@ class Command(BaseCommand):
                 backups=Path(options["backups"]) if options["backups"] else None,
                 max_age=dt.timedelta(hours=options["max_age"]),
                 passphrase=passphrase,
+                url=options["url"],
+                ca_file=options["ca_file"],
             )
         )
         result = summary(found)
