@@ -33,7 +33,9 @@ from waystation.audit import guard
 from waystation.audit.checkpoint import key_path, signing_key
 from waystation.audit.models import AuditEvent
 from waystation.audit.services import audit_record
+from waystation.cases.models import Person
 from waystation.interop.backup import PAYLOAD_FORMAT, create_backup, seal
+from waystation.vault.shred import ledger_path, shred
 
 PASSPHRASE = "fictional-backup-passphrase-41"
 WAYSTATION = str(Path(sys.executable).with_name("waystation"))
@@ -120,6 +122,7 @@ def test_a_good_deployment_passes_every_check(tmp_path: Path) -> None:
         "data_folder",
         "database",
         "vault",
+        "shred_ledger",
         "backups",
         "backup_opens",
         "audit_chain",
@@ -233,6 +236,18 @@ def test_vault_without_recovery_key_fails() -> None:
 
 def test_vault_set_up_passes(coordinator: User) -> None:
     assert statuses(doctor()[1], "vault") == ["PASS"]
+
+
+def test_a_shred_missing_from_the_ledger_file_fails(person_at_a: Person, coordinator: User) -> None:
+    assert statuses(doctor()[1], "shred_ledger") == ["PASS"]
+    shred(actor=coordinator, person_id=person_at_a.pk)
+    assert statuses(doctor()[1], "shred_ledger") == ["PASS"]
+    ledger_path().write_text("")  # as if the process died between the shred's commit and its ledger line
+    code, result = doctor()
+    assert code == 1 and statuses(result, "shred_ledger") == ["FAIL"]
+    assert "Shredded cases missing from the ledger file" in messages(result, "shred_ledger")
+    ledger_path().write_text("not a ledger line\n")
+    assert statuses(doctor()[1], "shred_ledger") == ["FAIL"]
 
 
 @pytest.mark.django_db

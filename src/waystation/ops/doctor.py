@@ -81,7 +81,8 @@ def run_checks(options: Options) -> list[Finding]:
     if database[-1].status == FAIL:
         skipped = _("Not checked: the database is not ready.")
         return found + [Finding(name, WARN, skipped) for name in ("vault", "audit_chain")]
-    found += [*check_vault(), *check_backups(options), *check_audit_chain(), *check_signing_key()]
+    found += [*check_vault(), *check_shred_ledger(), *check_backups(options), *check_audit_chain()]
+    found += check_signing_key()
     return found
 
 
@@ -348,6 +349,40 @@ def check_vault() -> list[Finding]:
             PASS,
             _("The vault is set up: any %(threshold)s of its %(shares)s recovery shares rebuild its key.")
             % {"threshold": key.threshold, "shares": key.shares},
+        )
+    ]
+
+
+def check_shred_ledger() -> list[Finding]:
+    """The ledger file holds every shred the database records: a restore of an older backup here reads the file, and
+    a case missing from it would come back (a process killed between a shred's commit and its ledger line)."""
+    from waystation.vault import shred
+    from waystation.vault.crypto import VaultError
+    from waystation.vault.models import ShredRecord
+
+    try:
+        in_file = shred.read_ledger()
+    except VaultError as exc:
+        return [Finding("shred_ledger", FAIL, str(exc))]
+    missing = ShredRecord.objects.exclude(person_id__in=list(in_file)).count()
+    if missing:
+        return [
+            Finding(
+                "shred_ledger",
+                FAIL,
+                _(
+                    "Shredded cases missing from the ledger file %(path)s: %(count)s (`waystation vault ledger` marks "
+                    "them “database only”). Restoring an older backup here would bring them back: add their lines "
+                    "to the file."
+                )
+                % {"path": shred.ledger_path(), "count": missing},
+            )
+        ]
+    return [
+        Finding(
+            "shred_ledger",
+            PASS,
+            _("The shred ledger file holds every shredded case (%(count)s).") % {"count": len(in_file)},
         )
     ]
 
