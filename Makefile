@@ -30,14 +30,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
 
-# The performance goals (bench/README.md): ratios measured side by side, PASS or FAIL against each goal.
-# The first run generates a 100,000-person database under bench/.data (a few minutes), reused afterwards.
+# The performance goals (bench/README.md): ratios measured side by side, PASS or FAIL against each goal, gathered
+# into bench/results.json and bench/results.md. The first run generates 100,000-person databases under bench/.data (a
+# few minutes), reused afterwards. `make bench BENCH_ARGS=--smoke`: smallest sizes, fewest rounds (CI: the harness).
 bench: $(STAMP)
-	$(BIN)/python bench/case_page.py
-	$(BIN)/python bench/case_list.py
-	$(BIN)/python bench/figures.py
-	$(BIN)/python bench/linkage.py
-	$(BIN)/python bench/intake.py
+	WAYSTATION_HOME=$(CURDIR)/bench/.data/runner $(BIN)/waystation bench $(BENCH_ARGS)
 
 # Maintainers, after changing user-facing strings: refresh the catalogues (needs GNU gettext; see
 # src/waystation/locale/README.md), then translate the new entries.
