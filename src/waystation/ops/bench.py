@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# The scripts, in the order they run (sync only where bench/sync.py exists).
-SCRIPTS = ("case_page", "case_list", "figures", "linkage", "intake", "sync")
+# The scripts, in the order they run (sync only where bench/sync.py exists). load needs PostgreSQL on 127.0.0.1:5432.
+SCRIPTS = ("case_page", "case_list", "figures", "linkage", "intake", "sync", "load")
 # --smoke: each script's smallest sizes and fewest rounds, among the options it has (checked against its --help).
 SMOKE_OPTIONS: dict[str, list[str]] = {
     "case_page": ["--rounds", "2", "--per-round", "1"],  # its quartiles need two rounds
@@ -33,6 +33,7 @@ SMOKE_OPTIONS: dict[str, list[str]] = {
     "linkage": ["--rounds", "1", "--korean-persons", "200", "--skip-speed"],
     "intake": ["--rows", "200", "--rounds", "1"],
     "sync": ["--smoke", "--rounds", "1"],
+    "load": ["--persons", "2000", "--seconds", "20", "--unloaded-seconds", "10"],
 }
 RESERVED = ("name", "script", "ratio", "goal", "meets")
 
