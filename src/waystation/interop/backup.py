@@ -448,15 +448,24 @@ def parse_payload(raw: bytes) -> dict[str, Any]:
     except (UnicodeDecodeError, ValueError) as exc:
         raise BackupError("The backup was authenticated but its content is not readable JSON.") from exc
     if not isinstance(payload, dict) or payload.get("format") != PAYLOAD_FORMAT:
-        raise BackupError("The backup's content has an unknown layout; this Waystation cannot restore it.")
+        raise BackupError(UNKNOWN_LAYOUT)
     if not isinstance(payload.get("tables"), list) or not isinstance(payload.get("schema"), dict):
-        raise BackupError("The backup's content has an unknown layout; this Waystation cannot restore it.")
+        raise BackupError(UNKNOWN_LAYOUT)
     return payload
+
+
+# What reading a payload of the wrong shape raises (a table that is not an object, a value of the wrong type...): an
+# authenticated backup can still be crafted by whoever holds the passphrase, and it is refused like any other.
+MALFORMED = (TypeError, KeyError, AttributeError, ValueError, IndexError)
+UNKNOWN_LAYOUT = "The backup's content has an unknown layout; this Waystation cannot restore it."
 
 
 def check_schema(payload: dict[str, Any]) -> None:
     here = _schema()
-    there = {app: sorted(names) for app, names in payload["schema"].items()}
+    try:
+        there = {app: sorted(str(name) for name in names) for app, names in payload["schema"].items()}
+    except MALFORMED as exc:
+        raise BackupError(UNKNOWN_LAYOUT) from exc
     if here != there:
         apps_differing = sorted(a for a in set(here) | set(there) if here.get(a) != there.get(a))
         raise BackupError(
@@ -514,7 +523,7 @@ def _deserialize(payload: dict[str, Any]) -> list[tuple[type[models.Model], list
         model = wanted[label]
         rows = table.get("rows")
         if not isinstance(rows, list):
-            raise BackupError("The backup's content has an unknown layout; this Waystation cannot restore it.")
+            raise BackupError(UNKNOWN_LAYOUT)
         _remap(rows, model, maps)
         try:
             objs = [d.object for d in serializers.deserialize("python", rows)]
@@ -578,7 +587,10 @@ def restore_backup(
     extra_shreds = read_shred_ledgers(shred_ledgers)
     payload = parse_payload(unseal(data, passphrase, kdf_floor=kdf_floor))
     check_schema(payload)
-    tables = _deserialize(payload)
+    try:
+        tables = _deserialize(payload)
+    except MALFORMED as exc:
+        raise BackupError(UNKNOWN_LAYOUT) from exc
     db = connections[DEFAULT_DB_ALIAS]
     counts: Counter[str] = Counter()
     try:
@@ -594,6 +606,8 @@ def restore_backup(
             apply_kills(actor=None)  # a backup older than the last kill switch does not bring the users' keys back
     except (DatabaseError, VaultError) as exc:
         raise BackupError(f"The restore failed and was undone, nothing was written: {exc}") from exc
+    except MALFORMED as exc:  # a value the database cannot take as it is: written nowhere, the transaction undone
+        raise BackupError(f"{UNKNOWN_LAYOUT} The restore was undone, nothing was written.") from exc
     return Summary(path=str(path), bytes=len(data), counts=dict(counts), shredded=shredded)
 
 
