@@ -55,7 +55,8 @@ def merge(siblings: list[Version], incoming: Version) -> tuple[list[Version], bo
     """The field's state after ``incoming``, and whether it changed anything."""
     if any(incoming.seen_by(s) for s in siblings):
         return siblings, False
-    return [s for s in siblings if not s.seen_by(incoming)] + [incoming], True
+    kept = [s for s in siblings if not s.seen_by(incoming)] + [incoming]
+    return sorted(kept, key=lambda v: v.hlc), True  # one order, whatever the order of arrival
 
 
 def winner(siblings: list[Version]) -> Version:
