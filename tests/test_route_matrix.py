@@ -145,6 +145,10 @@ GET: dict[str, tuple[Any, ...]] = {
     "intake:result":                (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
     "intake:start":                 (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
     "intake:cancel":                (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
+    # Sync conflicts: the coordinator's (the sample conflict id does not exist: 404 for the coordinator).
+    "sync_changes:list":            (DENIED,    DENIED,    OK,        DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "sync_changes:detail":          (DENIED,    DENIED,    GONE,      DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "sync_changes:resolve":         (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
 }
 
 POST: dict[str, tuple[Any, ...]] = {
@@ -177,6 +181,7 @@ POST: dict[str, tuple[Any, ...]] = {
     "network:leg_set [hidden]":     (GONE,      GONE,      GONE,      GONE,      GONE,      GONE,      LOGIN, LOGIN),
     "intake:start":                 (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
     "intake:cancel":                (DENIED,    DENIED,    FOUND,     DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "sync_changes:resolve":         (DENIED,    DENIED,    GONE,      DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
 }
 # fmt: on
 
@@ -202,6 +207,7 @@ POST_BODIES: dict[str, dict[str, str]] = {
     "network:leg_set": {"to_station": "CEDAR", "usual_days": "6"},
     "intake:start": {},
     "intake:cancel": {},
+    "sync_changes:resolve": {"choice": "0"},
 }
 
 NO_SUCH_CASE = "ZZZZ-0000"  # Z and 0 are not in the case code alphabet: this code can never exist
@@ -231,6 +237,7 @@ def sample_kwargs(world: SimpleNamespace, role: str, hidden: bool, names: tuple[
         "movement_id": person.movements.order_by("-id").first().pk,
         "user_id": world.caseworker_unassigned.pk,
         "assignment_id": world.person_at_a.assignments.get().pk,
+        "conflict_id": 999999,  # no such conflict: the fixtures make none
     }
     return {name: values[name] for name in names}
 
@@ -306,6 +313,7 @@ def test_every_route_answers_every_role_as_the_matrix_says(
             "user_id",
             "assignment_id",
             "referral_id",
+            "conflict_id",
         }
         if unknown_args:
             problems.append(f"{route.name}: no sample value for URL argument(s) {sorted(unknown_args)}")

@@ -150,7 +150,9 @@ def test_the_order_of_two_peers_payloads_does_not_matter(world: SimpleNamespace,
 
     person = world.person_at_a
     ctx = seen_here(person.id)
-    one = remote(entry("cases.person", person.id, person.id, {"birth_year": 1970, "status": "sheltered"}, seq=1, ctx=ctx))
+    one = remote(
+        entry("cases.person", person.id, person.id, {"birth_year": 1970, "status": "sheltered"}, seq=1, ctx=ctx)
+    )
     other = copy.deepcopy(one)
     other["origin"] = "c0c0c0c0"
     other["changes"][0].update(o="c0c0c0c0", h=stamp(5, "c0c0c0c0"), f={"birth_year": 1971, "status": "sheltered"})
@@ -162,7 +164,14 @@ def test_the_order_of_two_peers_payloads_does_not_matter(world: SimpleNamespace,
                 receive_payload(copy.deepcopy(payload), keyring=keyring, actor=world.coordinator, peer=HUB)
             person.refresh_from_db()
             conflicts = sorted(Conflict.objects.filter(resolved_at__isnull=True).values_list("field", "versions"))
-            results.append((person.birth_year, person.status, conflicts, sorted(RowState.objects.values_list("fields", flat=True).iterator(), key=repr)))
+            results.append(
+                (
+                    person.birth_year,
+                    person.status,
+                    conflicts,
+                    sorted(RowState.objects.values_list("fields", flat=True).iterator(), key=repr),
+                )
+            )
             transaction.set_rollback(True)
     assert results[0] == results[1]
     assert results[0][0] == 1971 and [f for f, _v in results[0][2]] == ["birth_year"]

@@ -161,7 +161,8 @@ def _materialise(row: Row, actor: User) -> None:
                 manager.filter(pk=instance.pk).update(**kept)
     except IntegrityError:
         # Two installations each made a row that together break a rule (a second open movement for one person):
-        # the row waits, its change kept, and a coordinator sees it as a conflict.
+        # the row is not made here; its change is kept in the state and the log (and relayed), and counted as
+        # refused in the report.
         row.refused = True
     except crypto.Locked as exc:
         raise Unappliable(_("Your keys cannot open a case this bundle changes: import as a coordinator.")) from exc
@@ -233,7 +234,7 @@ def _record_conflicts(rows: list[Row]) -> int:
     now = timezone.now()
     for row in rows:
         spec = BY_LABEL.get(row.label)
-        names = sorted(row.touched) + (["status"] if row.refused else [])
+        names = sorted(row.touched)
         open_ones = {
             c.field: c
             for c in Conflict.objects.filter(model=row.label, gid=row.gid, field__in=names, resolved_at__isnull=True)
@@ -241,7 +242,7 @@ def _record_conflicts(rows: list[Row]) -> int:
         for name in names:
             siblings = row.fields.get(name, [])
             sensitive = spec is not None and spec.sensitive(name)
-            conflicting = merge.in_conflict(siblings, sensitive=sensitive) or (row.refused and name == "status")
+            conflicting = merge.in_conflict(siblings, sensitive=sensitive)
             versions = [v.as_list() for v in sorted(siblings, key=lambda v: v.hlc, reverse=True)]
             existing = open_ones.get(name)
             if conflicting and existing is None:
