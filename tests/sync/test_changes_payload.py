@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 import uuid
 from types import SimpleNamespace
@@ -69,7 +70,7 @@ def test_a_payload_recreates_the_cases_in_an_empty_installation(world: SimpleNam
     coordinator = world.coordinator
     person = world.person_at_a
     keyring = keyring_for(coordinator)
-    payload = build_payload(keyring=keyring, peer=HUB, station_uids=None)
+    payload = json.loads(json.dumps(build_payload(keyring=keyring, peer=HUB, station_uids=None)))  # as it travels
     assert "Gasang Hana (fictional)" in repr(payload)  # plaintext inside: the transport encrypts it whole
     before = names_of(coordinator, person)
     code, movements = person.case_code, Movement.objects.filter(person=person).count()
@@ -112,8 +113,8 @@ def test_concurrent_edits_of_a_field_become_a_conflict_and_sequential_ones_do_no
     person_update(actor=coordinator, person=person, birth_year=1991)  # here, after the creation
     keyring = keyring_for(coordinator)
     # Elsewhere, having seen only the creation: concurrent with the edit here.
-    concurrent = remote(entry("cases.person", person.id, person.id, {"birth_year": 1985, "name_romanized": "X (fictional)"},
-                              seq=1, ctx=seen_creation))  # fmt: skip
+    values = {"birth_year": 1985, "name_romanized": "X (fictional)"}
+    concurrent = remote(entry("cases.person", person.id, person.id, values, seq=1, ctx=seen_creation))
     report = receive_payload(concurrent, keyring=keyring, actor=coordinator, peer=HUB)
     assert report.conflicts == 1  # birth year; the name was not changed here: applied
     conflict = Conflict.objects.get(gid=str(person.id), field="birth_year", resolved_at__isnull=True)
@@ -185,8 +186,8 @@ def test_a_received_shred_forgets_the_case_and_wins_over_later_edits(world: Simp
     receive_payload(shred_it, keyring=keyring, actor=coordinator, peer=HUB)
     assert ShredRecord.objects.filter(person_id=person.id).exists()
     assert not CaseKeyWrap.objects.filter(person_id=person.id).exists()
-    late = remote(entry("cases.person", person.id, person.id, {"name_romanized": "Late (fictional)", "birth_year": 1979},
-                        seq=2, ctx=ctx), bundle=2)  # fmt: skip
+    values = {"name_romanized": "Late (fictional)", "birth_year": 1979}
+    late = remote(entry("cases.person", person.id, person.id, values, seq=2, ctx=ctx), bundle=2)
     receive_payload(late, keyring=keyring_for(coordinator), actor=coordinator, peer=HUB)
     person.refresh_from_db()
     assert person.birth_year == 1979  # coded fields stay, as a shred leaves them
