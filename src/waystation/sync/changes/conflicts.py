@@ -51,7 +51,7 @@ def describe(conflicts: list[Conflict]) -> list[Conflict]:
         spec = BY_LABEL[c.model]
         c.record_name = spec.model._meta.verbose_name  # type: ignore[attr-defined]
         c.field_name = spec.field(c.field).verbose_name  # type: ignore[attr-defined]
-        c.case_code = codes.get(c.case_id) if c.case_id else None  # type: ignore[attr-defined, arg-type]
+        c.case_code = codes.get(c.case_id) if c.case_id else None  # type: ignore[attr-defined]
     return conflicts
 
 

@@ -116,8 +116,8 @@ def case_of(spec: Spec, instance: models.Model) -> uuid.UUID | None:
     if spec.model is Station:
         return None
     if spec.model is Person:
-        return instance.pk  # type: ignore[no-any-return]
-    return instance.person_id  # type: ignore[attr-defined, no-any-return]
+        return instance.pk
+    return instance.person_id  # type: ignore[attr-defined]
 
 
 # --- values as stored (the log and the state) ----------------------------------------------------------------------
