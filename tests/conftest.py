@@ -468,6 +468,7 @@ def world(
             "movement_id": person_at_a.movements.get().pk,
             "user_id": caseworker_unassigned.pk,
             "assignment_id": person_at_a.assignments.get().pk,
+            "conflict_id": 999999,  # the fixtures make no sync conflict: an id that does not exist
         },
     )
 

@@ -86,7 +86,8 @@ class Replica:
         pending = self.log[acked_upto:]
         if self.name == HUB and peer in STATIONS:
             persons = self.scope(peer)
-            sent = self.whole.setdefault(peer, {})
+            sent = {p: b for p, b in self.whole.get(peer, {}).items() if p in persons}  # left: whole again on return
+            self.whole[peer] = sent
             for p in persons:
                 sent.setdefault(p, bundle)
             whole = {p for p in persons if sent[p] > acked_bundle}

@@ -90,6 +90,7 @@ def write_local(
     }
     if not changed:
         return None
+    in_conflict = [name for name in changed if len(fields.get(name, [])) > 1]
     origin_id, seq, hlc = stamp()
     ctx = merge.row_vector(fields)
     merge.local_write(fields, changed, origin=origin_id, seq=seq, hlc=hlc)
@@ -98,9 +99,10 @@ def write_local(
     else:
         state.fields = raw_of(fields)
         state.save(update_fields=["fields"])
-    Conflict.objects.filter(model=label, gid=gid, field__in=list(changed), resolved_at__isnull=True).update(
-        resolved_at=timezone.now(), outcome=settle
-    )
+    if in_conflict:
+        Conflict.objects.filter(model=label, gid=gid, field__in=in_conflict, resolved_at__isnull=True).update(
+            resolved_at=timezone.now(), outcome=settle
+        )
     return Change.objects.create(
         origin=origin_id, origin_seq=seq, hlc=hlc, model=label, gid=gid, case_id=case_id, ctx=ctx, fields=changed
     )

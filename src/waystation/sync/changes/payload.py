@@ -112,6 +112,8 @@ def _opened(entry: dict[str, Any], keyring: Keyring) -> dict[str, Any]:
 
 def _scoped_changes(peer_state: PeerState, station_uids: set[uuid.UUID], bundle: int, upto: int) -> list[Any]:
     persons = persons_in_scope(station_uids)
+    # A case that left the scope is sent whole again if it comes back (what changed meanwhile was not sent).
+    PeerCase.objects.filter(peer=peer_state.peer).exclude(person_id__in=persons).delete()
     sent = {pc.person_id: pc for pc in PeerCase.objects.filter(peer=peer_state.peer)}
     PeerCase.objects.filter(peer=peer_state.peer, confirmed=False, first_bundle__lte=peer_state.acked_bundle).update(
         confirmed=True
@@ -170,7 +172,7 @@ def build_payload(*, keyring: Keyring, peer: str, station_uids: set[uuid.UUID] |
 def receive_payload(payload: dict[str, Any], *, keyring: Keyring, actor: User, peer: str) -> ApplyReport:
     """Validate and apply in one transaction, all or nothing; idempotent and order-independent. Raises
     ``BadPayload`` (having changed nothing) for a malformed or inconsistent payload."""
-    from waystation.sync.changes.apply import apply_changes
+    from waystation.sync.changes.apply import Unappliable, apply_changes
     from waystation.sync.changes.validate import validated
 
     checked = validated(payload)
@@ -191,12 +193,8 @@ def receive_payload(payload: dict[str, Any], *, keyring: Keyring, actor: User, p
                 action="sync.apply",
                 details={"peer": peer[:64], "bundle": checked.bundle, **report.as_dict()},
             )
-    except merge_errors() as exc:
+    except Unappliable as exc:
         raise BadPayload(str(exc)) from exc
+    except crypto.VaultError as exc:
+        raise BadPayload(_("Your keys cannot open a case this bundle changes: import as a coordinator.")) from exc
     return report
-
-
-def merge_errors() -> tuple[type[Exception], ...]:
-    from waystation.sync.changes.apply import Unappliable
-
-    return (Unappliable,)
