@@ -280,3 +280,23 @@ def test_the_clock_never_goes_back_and_moves_past_what_it_receives() -> None:
     assert second > first
     clock.receive([merge.hlc_format(900, 3, "B")])
     assert clock.tick("A", 100) > merge.hlc_format(900, 3, "B")
+
+
+def test_a_case_that_leaves_a_stations_scope_and_returns_arrives_whole_again() -> None:
+    """Edits made while the case was elsewhere were never sent to the station: they reach it when she is back."""
+    hub, station = Replica(HUB, "0hub"), Replica(S1, "1sta")
+
+    def exchange() -> None:
+        station.receive(hub.build(S1))
+        hub.receive(station.build(HUB))  # carries the station's acknowledgement
+
+    hub.write("person", "p1", {"name": "a", "status": "new", "station": S1})
+    exchange()
+    hub.write("person", "p1", {"station": S2})
+    hub.write("person", "p1", {"status": "moved on", "name": "b"})
+    exchange()
+    assert station.value("p1", "status") == "new"  # out of its scope: not sent
+    hub.write("person", "p1", {"station": S1})
+    exchange()
+    assert station.rows[("person", "p1")] == hub.rows[("person", "p1")]
+    assert station.value("p1", "status") == "moved on"
