@@ -469,6 +469,7 @@ def world(
             "user_id": caseworker_unassigned.pk,
             "assignment_id": person_at_a.assignments.get().pk,
             **_duplicate_samples(person_at_a, person_heading_to_a, personas[Role.COORDINATOR]),
+            "conflict_id": 999999,  # the fixtures make no sync conflict: an id that does not exist
         },
     )
 

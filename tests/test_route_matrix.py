@@ -165,6 +165,10 @@ GET: dict[str, tuple[Any, ...]] = {
     # The network endpoints: installations, not people (the signature authenticates): POST only, for anyone.
     "sync:push":                    (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, 405,   405),
     "sync:pull":                    (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, 405,   405),
+    # Sync conflicts: the coordinator's (the sample conflict id does not exist: 404 for the coordinator).
+    "sync_changes:list":            (DENIED,    DENIED,    OK,        DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "sync_changes:detail":          (DENIED,    DENIED,    GONE,      DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
+    "sync_changes:resolve":         (NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, NO_METHOD, LOGIN, LOGIN),
 }
 
 POST: dict[str, tuple[Any, ...]] = {
@@ -211,6 +215,7 @@ POST: dict[str, tuple[Any, ...]] = {
     # A form is not a bundle: refused as such (400), whoever sends it.
     "sync:push":                    (400,       400,       400,       400,       400,       400,       400,   400),
     "sync:pull":                    (400,       400,       400,       400,       400,       400,       400,   400),
+    "sync_changes:resolve":         (DENIED,    DENIED,    GONE,      DENIED,    DENIED,    DENIED,    LOGIN, LOGIN),
 }
 # fmt: on
 
@@ -246,6 +251,7 @@ POST_BODIES: dict[str, dict[str, str]] = {
     "sync:process": {},
     "sync:push": {},
     "sync:pull": {},
+    "sync_changes:resolve": {"choice": "0"},
 }
 
 NO_SUCH_CASE = "ZZZZ-0000"  # Z and 0 are not in the case code alphabet: this code can never exist
@@ -277,6 +283,7 @@ def sample_kwargs(world: SimpleNamespace, role: str, hidden: bool, names: tuple[
         "assignment_id": world.person_at_a.assignments.get().pk,
         "candidate_id": world.route_values["candidate_id"],
         "merge_id": world.route_values["merge_id"],
+        "conflict_id": 999999,  # no such conflict: the fixtures make none
     }
     return {name: values[name] for name in names}
 
@@ -354,6 +361,7 @@ def test_every_route_answers_every_role_as_the_matrix_says(
             "referral_id",
             "candidate_id",
             "merge_id",
+            "conflict_id",
         }
         if unknown_args:
             problems.append(f"{route.name}: no sample value for URL argument(s) {sorted(unknown_args)}")

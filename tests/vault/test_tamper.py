@@ -4,9 +4,11 @@ cannot make one person's record show another person's words."""
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from vault_helpers import raw_get, raw_set
 
@@ -99,7 +101,11 @@ def test_a_value_moved_to_another_table_is_tampered(coordinator: User, person_at
 def test_a_row_given_another_rows_id_does_not_open(coordinator: User, person_at_a: Person) -> None:
     note = care_services.note_add(actor=coordinator, person=person_at_a, text="A fictional note.")
     other = care_services.note_add(actor=coordinator, person=person_at_a, text="Another fictional note.")
-    CaseNote.objects.filter(pk=note.pk).update(uid=_fresh(other).uid)
+    # A row's uid is unique (it names the row across installations too): the database refuses another row's...
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CaseNote.objects.filter(pk=note.pk).update(uid=_fresh(other).uid)
+    # ...and under any other id its ciphertext does not open.
+    CaseNote.objects.filter(pk=note.pk).update(uid=uuid.uuid4())
     with pytest.raises(crypto.Tampered):
         open_value(keyring_for(coordinator), _fresh(note), "text")
 

@@ -45,9 +45,9 @@ class Sealed:
 
 class CaseRecord(models.Model):
     """A row that belongs to one case (``person``) and may hold sensitive fields: ``uid`` names the row in the
-    associated data before the database has given it a primary key."""
+    associated data before the database has given it a primary key, and the row across installations (sync)."""
 
-    uid = models.UUIDField(default=uuid.uuid4, editable=False)
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     class Meta:
         abstract = True

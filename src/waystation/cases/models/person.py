@@ -141,6 +141,8 @@ class FamilyLink(models.Model):
 class Consent(models.Model):
     """One consent decision. The person's current consent for a scope is the latest record for it."""
 
+    # The decision's name across installations (sync).
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="consents")
     scope = models.CharField(_("scope"), max_length=20, choices=ConsentScope.choices)
     partner = models.ForeignKey(

@@ -7,3 +7,8 @@ class ChangesConfig(AppConfig):
 
     name = "waystation.sync.changes"
     label = "sync_changes"
+
+    def ready(self) -> None:
+        from waystation.sync.changes import capture
+
+        capture.connect()

@@ -1,0 +1,304 @@
+"""Applying a peer's changes: merge each field version into the row's state (``merge``), then make the rows show
+the winners, keep the new versions as stored (sensitive values encrypted under this installation's keys), append
+what was new to the log under its own origin (so that it is relayed, never re-stamped), open and settle conflicts,
+and forget what a received shred forgets."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from waystation.accounts.models import User
+from waystation.cases.models import Person
+from waystation.sync.changes import log, merge
+from waystation.sync.changes.models import Change, Conflict, RowState
+from waystation.sync.changes.registry import (
+    BY_LABEL,
+    ORDER,
+    SHRED,
+    Spec,
+    local_value,
+    plain_for_field,
+    sealed_of,
+    stored_value,
+)
+from waystation.sync.changes.validate import Entry
+from waystation.vault import crypto, grants
+from waystation.vault.fields import seal_value
+from waystation.vault.keyring import Keyring, acting
+from waystation.vault.models import ShredRecord
+from waystation.vault.shred import shred
+
+CHUNK = 500
+
+
+class Unappliable(Exception):
+    """The changes cannot be applied here as they are (translated message)."""
+
+
+@dataclass
+class Row:
+    label: str
+    gid: str
+    case_id: uuid.UUID | None
+    fields: dict[str, list[merge.Version]]
+    state: RowState | None
+    touched: set[str] = field(default_factory=set)
+    plain: dict[tuple[str, str, int], Any] = field(default_factory=dict)  # sensitive versions still in plaintext
+    instance: models.Model | None = None
+    refused: bool = False
+
+
+def _load(entries: list[Entry]) -> dict[tuple[str, str], Row]:
+    rows: dict[tuple[str, str], Row] = {}
+    for e in entries:
+        rows.setdefault((e.model, e.gid), Row(e.model, e.gid, e.case_id, {}, None))
+    by_model: dict[str, list[str]] = {}
+    for label, gid in rows:
+        by_model.setdefault(label, []).append(gid)
+    for label, gids in by_model.items():
+        for start in range(0, len(gids), CHUNK):
+            for state in RowState.objects.filter(model=label, gid__in=gids[start : start + CHUNK]):
+                row = rows[(label, state.gid)]
+                row.state, row.fields = state, log.versions_of(state.fields)
+                if row.case_id != state.case_id:
+                    raise Unappliable(_("A change names another case than the record belongs to."))
+    return rows
+
+
+def _merge_all(entries: list[Entry], rows: dict[tuple[str, str], Row]) -> list[tuple[Entry, dict[str, Any]]]:
+    """Merge every version; the entries with what each brought that was new."""
+    fresh: list[tuple[Entry, dict[str, Any]]] = []
+    for e in entries:
+        row = rows[(e.model, e.gid)]
+        spec = BY_LABEL.get(e.model)
+        new: dict[str, Any] = {}
+        for name, value in e.fields.items():
+            version = merge.Version(e.origin, e.seq, e.hlc, value, e.ctx)
+            merged, changed = merge.merge(row.fields.get(name, []), version)
+            if changed:
+                row.fields[name] = merged
+                row.touched.add(name)
+                new[name] = value
+                if spec is not None and spec.sensitive(name):
+                    row.plain[(name, e.origin, e.seq)] = value
+        if new:
+            fresh.append((e, new))
+    return fresh
+
+
+def _user_fields(model: type[models.Model]) -> list[str]:
+    return [
+        f.attname
+        for f in model._meta.concrete_fields
+        if isinstance(f, models.ForeignKey) and f.related_model == _user_model() and not f.null
+    ]
+
+
+def _user_model() -> Any:
+    from django.apps import apps
+
+    return apps.get_model(settings.AUTH_USER_MODEL)
+
+
+def _set_value(spec: Spec, row: Row, instance: models.Model, name: str) -> None:
+    f = spec.field(name)
+    top = merge.winner(row.fields[name])
+    if spec.sensitive(name):
+        key = (name, top.origin, top.seq)
+        if key in row.plain:
+            plain = plain_for_field(spec, name, row.plain[key])
+            setattr(instance, f.attname, plain if plain else (None if f.null else ""))
+        else:
+            sealed = sealed_of(top.value)
+            setattr(instance, f.attname, sealed if sealed is not None else (None if f.null else ""))
+        return
+    value = local_value(spec, name, top.value)
+    refers = isinstance(f, models.ForeignKey) and f.related_model is Person and value is not None
+    if refers and not Person.objects.filter(pk=value).exists():
+        if name == "merged_into":
+            return  # set once every person of the bundle is here (``_link_merges``)
+        raise Unappliable(_("A change refers to a case that is neither here nor in the bundle."))
+    setattr(instance, f.attname, value)
+
+
+def _materialise(row: Row, actor: User) -> None:
+    spec = BY_LABEL[row.label]
+    manager = spec.model._default_manager
+    instance = manager.filter(**{spec.gid_field: uuid.UUID(row.gid)}).first()
+    new = instance is None
+    if instance is None:
+        instance = spec.model(**{spec.gid_field: uuid.UUID(row.gid)})
+        for attname in _user_fields(spec.model):
+            setattr(instance, attname, actor.pk)
+    names = [n for n in spec.fields if n in row.fields] if new else sorted(row.touched)
+    kept = {}
+    try:
+        for name in names:
+            if name in spec.kept_times:
+                kept[name] = local_value(spec, name, merge.winner(row.fields[name]).value)
+            else:
+                _set_value(spec, row, instance, name)
+    except (ValueError, TypeError) as exc:
+        raise Unappliable(
+            _("A change holds a value this installation cannot take (%(field)s).") % {"field": name}
+        ) from exc
+    try:
+        with transaction.atomic():
+            if new:
+                instance.save(force_insert=True)
+            else:
+                attnames = [spec.field(n).attname for n in names if n not in spec.kept_times]
+                if attnames:
+                    instance.save(update_fields=attnames)
+            if kept:
+                manager.filter(pk=instance.pk).update(**kept)
+    except IntegrityError:
+        # Two installations each made a row that together break a rule (a second open movement for one person):
+        # the row is not made here; its change is kept in the state and the log (and relayed), and counted as
+        # refused in the report.
+        row.refused = True
+    except crypto.Locked as exc:
+        raise Unappliable(_("Your keys cannot open a case this bundle changes: import as a coordinator.")) from exc
+    row.instance = instance
+
+
+def _link_merges(rows: list[Row]) -> None:
+    for row in rows:
+        if row.label != "cases.person" or "merged_into" not in row.fields or row.instance is None:
+            continue
+        target = merge.winner(row.fields["merged_into"]).value
+        if target and Person.objects.filter(pk=target).exists():
+            Person.objects.filter(pk=row.gid).update(merged_into=target)
+
+
+def _store_plaintexts(row: Row) -> None:
+    """Each sensitive version that arrived in plaintext, encrypted as the row's own value is (its case's key, the
+    row's associated data), for the state and the log."""
+    if not row.plain:
+        return
+    spec = BY_LABEL[row.label]
+    if row.instance is None or (row.case_id and not Person.objects.filter(pk=row.case_id).exists()):
+        raise Unappliable(_("A change refers to a case that is neither here nor in the bundle."))
+    stored: dict[tuple[str, str, int], Any] = {}
+    for (name, origin, seq), value in row.plain.items():
+        plain = plain_for_field(spec, name, value)
+        if not plain:
+            stored[(name, origin, seq)] = ""
+            continue
+        data = plain if isinstance(plain, bytes) else plain.encode()
+        sealed = seal_value(row.instance, spec.field(name), data, add=False)
+        holder = spec.model(**{spec.gid_field: uuid.UUID(row.gid)})
+        setattr(holder, spec.field(name).attname, sealed)
+        stored[(name, origin, seq)] = stored_value(spec, holder, name)
+    for name, versions in row.fields.items():
+        row.fields[name] = [
+            merge.Version(v.origin, v.seq, v.hlc, stored.get((name, v.origin, v.seq), v.value), v.ctx) for v in versions
+        ]
+    row.plain = stored
+
+
+def _save_states(rows: list[Row]) -> None:
+    new = [
+        RowState(model=r.label, gid=r.gid, case_id=r.case_id, fields=log.raw_of(r.fields))
+        for r in rows
+        if r.state is None
+    ]
+    RowState.objects.bulk_create(new, batch_size=CHUNK)
+    old = [(r, r.state) for r in rows if r.state is not None]
+    for r, state in old:
+        state.fields = log.raw_of(r.fields)
+    RowState.objects.bulk_update([state for _r, state in old], ["fields"], batch_size=CHUNK)
+
+
+def _append_log(fresh: list[tuple[Entry, dict[str, Any]]], rows: dict[tuple[str, str], Row]) -> None:
+    changes = []
+    for e, new in fresh:
+        row = rows[(e.model, e.gid)]
+        values = {name: row.plain.get((name, e.origin, e.seq), value) for name, value in new.items()}
+        changes.append(
+            Change(origin=e.origin, origin_seq=e.seq, hlc=e.hlc, model=e.model, gid=e.gid, case_id=e.case_id,
+                   ctx=e.ctx, fields=values)
+        )  # fmt: skip
+    Change.objects.bulk_create(changes, batch_size=CHUNK)
+
+
+def _record_conflicts(rows: list[Row]) -> int:
+    opened = 0
+    now = timezone.now()
+    for row in rows:
+        spec = BY_LABEL.get(row.label)
+        names = sorted(row.touched)
+        open_ones = {
+            c.field: c
+            for c in Conflict.objects.filter(model=row.label, gid=row.gid, field__in=names, resolved_at__isnull=True)
+        }
+        for name in names:
+            siblings = row.fields.get(name, [])
+            sensitive = spec is not None and spec.sensitive(name)
+            conflicting = merge.in_conflict(siblings, sensitive=sensitive)
+            versions = [v.as_list() for v in sorted(siblings, key=lambda v: v.hlc, reverse=True)]
+            existing = open_ones.get(name)
+            if conflicting and existing is None:
+                Conflict.objects.create(
+                    model=row.label, gid=row.gid, case_id=row.case_id, field=name, versions=versions, opened_at=now
+                )
+                opened += 1
+            elif conflicting and existing is not None:
+                existing.versions = versions
+                existing.save(update_fields=["versions"])
+            elif existing is not None:
+                existing.resolved_at, existing.outcome = now, Conflict.Outcome.SUPERSEDED
+                existing.save(update_fields=["resolved_at", "outcome"])
+    return opened
+
+
+def apply_changes(entries: list[Entry], *, keyring: Keyring, actor: User) -> Any:
+    from waystation.sync.changes.payload import ApplyReport
+
+    with acting(actor, keyring), log.applying():
+        inst = log.installation()
+        clock = log.clock_of(inst)
+        clock.receive(e.hlc for e in entries)
+        log.keep_clock(inst, clock)
+        inst.save(update_fields=["clock_wall_ms", "clock_counter"])
+
+        rows = _load(entries)
+        fresh = _merge_all(entries, rows)
+        cases = {r.case_id for r in rows.values() if r.case_id}
+        shredded = set(ShredRecord.objects.filter(person_id__in=cases).values_list("person_id", flat=True))
+        incoming = {r.case_id for r in rows.values() if r.label == SHRED and r.touched and r.case_id}
+        gone = shredded | incoming
+        touched = sorted((r for r in rows.values() if r.touched and r.label != SHRED), key=lambda r: ORDER[r.label])
+        for row in touched:
+            if row.case_id in gone:
+                spec = BY_LABEL[row.label]
+                for name in row.fields:
+                    if spec.sensitive(name):
+                        row.fields[name] = merge.blanked(row.fields[name])
+                row.plain = dict.fromkeys(row.plain, "")
+            _materialise(row, actor)
+        _link_merges(touched)
+        for row in touched:
+            _store_plaintexts(row)
+        _save_states(list(rows.values()))
+        _append_log(fresh, rows)
+        opened = _record_conflicts(touched)
+        for person_id in sorted(incoming - shredded):
+            shred(actor=actor, person_id=person_id, purpose="sync")
+            log.forget_case(person_id)
+        present = set(Person.objects.filter(pk__in=cases).values_list("pk", flat=True))
+        keyring.new_cases -= gone  # a shredded case gets no key wrapped, whatever arrived for it
+        grants.sync(keyring, sorted(present - gone))
+    return ApplyReport(
+        applied=len(fresh),
+        duplicates=len(entries) - len(fresh),
+        conflicts=opened,
+        refused=sum(1 for r in touched if r.refused),
+    )
