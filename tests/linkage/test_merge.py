@@ -182,3 +182,21 @@ def test_the_command_line_can_fill_the_queue(
     out = io.StringIO()
     call_command("dedup", "--json", "--as", coordinator.username, stdout=out)  # listing alone stores nothing new
     assert len(json.loads(out.getvalue())["pairs"]) == 3 == Candidate.objects.count()
+
+
+def test_a_merge_and_its_undoing_are_in_the_change_log_that_sync_carries(
+    three: list[Person], coordinator: User
+) -> None:
+    from waystation.sync.changes.models import Change
+
+    kept, absorbed = three[0], three[1]
+
+    def logged() -> list[object]:
+        rows = Change.objects.filter(model="cases.person", gid=str(absorbed.pk)).order_by("seq")
+        return [change.fields.get("merged_into") for change in rows if "merged_into" in change.fields]
+
+    before = logged()  # her creation, merged into nobody
+    done = services.merge(actor=coordinator, kept=kept, absorbed=absorbed)
+    assert logged() == [*before, str(kept.pk)]
+    services.undo_merge(actor=coordinator, merge=done)
+    assert logged() == [*before, str(kept.pk), None]

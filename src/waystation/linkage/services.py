@@ -9,6 +9,7 @@ was. Keys need no change: both records keep their own data keys, held as before 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -102,6 +103,15 @@ def _check_mergeable(kept: Person, absorbed: Person) -> None:
             )
 
 
+def _point(person_ids: Sequence[object], *, to: object) -> None:
+    """Set ``merged_into`` of these persons, one save each with that field alone: the change log (``sync.changes``,
+    on save) records it, so that a merge or its undoing travels to the hub and the stations; ``updated_at`` is
+    left as it was (a merge is not an edit of her record)."""
+    for person in Person.objects.filter(pk__in=list(person_ids)).order_by("pk"):
+        person.merged_into_id = to
+        person.save(update_fields=["merged_into"])
+
+
 def merge(*, actor: User, kept: Person, absorbed: Person) -> Merge:
     """``absorbed`` is the same woman as ``kept``: from now on she is counted and listed once, as ``kept``, and
     both histories stay. The records merged into ``absorbed`` before follow it into ``kept`` (no chains)."""
@@ -121,8 +131,7 @@ def merge(*, actor: User, kept: Person, absorbed: Person) -> Merge:
             by=actor,
             at=now,
         )
-        Person.objects.filter(pk__in=repointed).update(merged_into=kept)
-        Person.objects.filter(pk=absorbed.pk).update(merged_into=kept)
+        _point([*repointed, absorbed.pk], to=kept.pk)
         if candidate is not None:
             Candidate.objects.filter(pk=candidate.pk).update(
                 status=CandidateStatus.MERGED, decided_by=actor, decided_at=now
@@ -161,8 +170,8 @@ def undo_merge(*, actor: User, merge: Merge) -> Merge:
         still = Person.objects.select_for_update().filter(pk__in=moved, merged_into=record.kept_id).count()
         if still != len(moved):
             raise ServiceError(_("A later merge changed these records: undo that merge first."))
-        Person.objects.filter(pk=record.absorbed_id).update(merged_into=None)
-        Person.objects.filter(pk__in=record.repointed).update(merged_into=record.absorbed_id)
+        _point([record.absorbed_id], to=None)
+        _point(record.repointed, to=record.absorbed_id)
         before = record.candidate_before
         if record.candidate_id is not None and before:
             Candidate.objects.filter(pk=record.candidate_id).update(
