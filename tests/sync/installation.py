@@ -88,13 +88,43 @@ def read(username: str, password: str, person_id: str) -> dict[str, Any]:
     return {"person": person_id, "name_hangul": str(shown["name_hangul"]), "sex": person.sex}
 
 
+def edit(username: str, password: str, person_id: str, birth_year: str) -> dict[str, Any]:
+    from waystation.cases.models import Person
+    from waystation.cases.services import person_update
+
+    user, acts = _acting_as(username, password)
+    with acts:
+        person_update(actor=user, person=Person.objects.get(pk=person_id), birth_year=int(birth_year))
+    return {"birth_year": int(birth_year)}
+
+
+def conflicts(person_id: str) -> dict[str, Any]:
+    """The open conflicts on the person's fields, and the value this installation shows meanwhile."""
+    from waystation.cases.models import Person
+    from waystation.sync.changes.models import Conflict
+
+    open_ = Conflict.objects.filter(gid=person_id, resolved_at__isnull=True)
+    return {
+        "fields": sorted(open_.values_list("field", flat=True)),
+        "birth_year": Person.objects.get(pk=person_id).birth_year,
+    }
+
+
 def stations() -> dict[str, Any]:
     from waystation.network.models import Station
 
     return {"stations": {s.code_name: str(s.uid) for s in Station.objects.all()}}
 
 
-STEPS = {"setup": setup, "station": station, "register": register, "read": read, "stations": stations}
+STEPS = {
+    "setup": setup,
+    "station": station,
+    "register": register,
+    "read": read,
+    "edit": edit,
+    "conflicts": conflicts,
+    "stations": stations,
+}
 
 if __name__ == "__main__":
     _django()

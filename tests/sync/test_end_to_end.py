@@ -1,0 +1,93 @@
+"""A hub and a station, two installations in folders of their own, exchanging bundle files through the real
+commands (`waystation sync enrol|export|import`), as a coordinator carrying a USB stick would: the station learns
+its stations from the hub, registers a woman, and the hub reads her name under its own keys; a replayed bundle
+changes nothing; the same field edited on both sides becomes the same conflict on both."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+STEPS = Path(__file__).with_name("installation.py")
+HUB, STATION = ("hubcoord", "fictional-hub-passphrase-1"), ("stcoord", "fictional-station-passphrase-2")
+CANARY = "가상 카나리아 E2E-7Q"  # a fictional name; its bytes must not travel in the clear
+
+
+class Installation:
+    def __init__(self, home: Path, account: tuple[str, str]) -> None:
+        home.mkdir(mode=0o700)
+        self.home, (self.user, self.password) = home, account
+        self.env = os.environ | {"WAYSTATION_HOME": str(home), "WAYSTATION_DEV_HTTP": "1", "LANGUAGE": "en"}
+        self.env.pop("DATABASE_URL", None)  # each its own SQLite file: two installations, not two views of one
+
+    def step(self, name: str, *args: str, as_user: bool = False) -> dict[str, Any]:
+        who = (self.user, self.password) if as_user else ()
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, str(STEPS), name, *who, *args], env=self.env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = self.env | {"WAYSTATION_PASSWORD": self.password}
+        return subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "waystation.cli", "sync", *args, "--as", self.user],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+
+    def ok(self, *args: str) -> str:
+        done = self.command(*args)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+
+def test_a_station_and_the_hub_exchange_bundle_files(tmp_path: Path) -> None:
+    hub, station = Installation(tmp_path / "hub", HUB), Installation(tmp_path / "station", STATION)
+    hub_key = hub.step("setup", hub.user, hub.password)["key"]
+    station_key = station.step("setup", station.user, station.password)["key"]
+    hub.step("station", "ALDER", as_user=True)
+
+    hub.ok("enrol", "--name", "ALDER", "--key", station_key, "--station", "ALDER", "--yes")
+    station.ok("enrol", "--name", "hub", "--key", hub_key, "--hub", "--yes")
+
+    # The hub's first bundle gives the station its stations, with the same identities.
+    first = tmp_path / "to-station-1.bundle"
+    hub.ok("export", "--peer", "ALDER", "--out", str(first))
+    station.ok("import", str(first))
+    assert station.step("stations") == hub.step("stations")
+
+    # The station registers a woman; her name travels encrypted and the hub reads it under its own keys.
+    woman = station.step("register", "ALDER", CANARY, as_user=True)
+    second = tmp_path / "to-hub-1.bundle"
+    station.ok("export", "--peer", "hub", "--out", str(second))
+    carried = second.read_bytes()
+    for form in (CANARY.encode(), CANARY.encode("utf-16-le"), json.dumps(CANARY).encode()):
+        assert form not in carried
+    assert hub.step("read", woman["id"], as_user=True)["person"] is None
+    hub.ok("import", str(second))
+    assert hub.step("read", woman["id"], as_user=True)["name_hangul"] == CANARY
+
+    # The same bundle again: refused with a message, nothing changes.
+    replay = hub.command("import", str(second))
+    assert replay.returncode != 0 and "already" in (replay.stderr + replay.stdout).lower()
+    assert hub.step("read", woman["id"], as_user=True)["name_hangul"] == CANARY
+
+    # Both sides change her birth year without having seen the other's change: after the exchange both hold the
+    # same open conflict and show the same value meanwhile; neither edit was lost silently.
+    station.step("edit", woman["id"], "1991", as_user=True)
+    hub.step("edit", woman["id"], "1992", as_user=True)
+    to_station, to_hub = tmp_path / "to-station-2.bundle", tmp_path / "to-hub-2.bundle"
+    hub.ok("export", "--peer", "ALDER", "--out", str(to_station))
+    station.ok("export", "--peer", "hub", "--out", str(to_hub))
+    station.ok("import", str(to_station))
+    hub.ok("import", str(to_hub))
+    at_hub, at_station = hub.step("conflicts", woman["id"]), station.step("conflicts", woman["id"])
+    assert at_hub == at_station
+    assert at_hub["fields"] == ["birth_year"] and at_hub["birth_year"] in (1991, 1992)
