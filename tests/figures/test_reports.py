@@ -363,6 +363,26 @@ def test_the_report_command_refuses_bad_input(
     assert not Release.objects.exists() and not AuditEvent.objects.filter(action__startswith="figures.").exists()
 
 
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [("ko_KR.UTF-8", "알 수 없는 --format 'docx'"), ("zh_CN.UTF-8", "未知的 --format 'docx'")],
+)
+def test_the_command_answers_in_the_terminals_language(
+    few_women: SimpleNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, language: str, message: str
+) -> None:
+    monkeypatch.setenv("LANGUAGE", language)
+    try:
+        with pytest.raises(CommandError, match=message):
+            args = ["--template", "appeal", "--format", "docx", "--out", str(tmp_path / "x.pdf")]
+            call_command("figures", "report", *args, stdout=io.StringIO())
+        out = io.StringIO()
+        call_command("figures", stdout=out)
+        assert ("동의가 없어 제외됨" if language.startswith("ko") else "因未同意而未计入") in out.getvalue()
+    finally:
+        translation.activate("en")
+    assert not (tmp_path / "x.pdf").exists()
+
+
 def test_the_report_command_never_overwrites_by_accident(few_women: SimpleNamespace, tmp_path: Path) -> None:
     existing = tmp_path / "appeal.pdf"
     existing.write_bytes(b"keep me")

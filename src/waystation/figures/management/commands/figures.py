@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from waystation.accounts.models import User
@@ -39,6 +40,7 @@ from waystation.figures.privacy import (
     public_ledger,
 )
 from waystation.figures.releases import FiguresInconsistent, PolicyTooWeak, public_release, release_all
+from waystation.lib.language import language_from_environment
 
 # The options each action takes (None: the release). ``--json`` prints JSON wherever it is accepted.
 OPTIONS: dict[str | None, tuple[str, ...]] = {
@@ -86,12 +88,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Messages in the terminal's language (LANGUAGE, LANG...); --language chooses a report's language.
+        translation.activate(language_from_environment(None))
         action = options["action"]
         foreign = sorted({name for names in OPTIONS.values() for name in names} - set(OPTIONS[action]))
         given = [f"--{name.replace('_', '-')}" for name in foreign if options[name] not in (None, False)]
         if given:
-            what = f"`waystation figures {action}`" if action else "a release (`waystation figures`)"
-            raise CommandError(f"{', '.join(given)} do not go with {what}.")
+            what = f"`waystation figures {action}`" if action else _("a release (`waystation figures`)")
+            raise CommandError(_("%(options)s do not go with %(what)s.") % {"options": ", ".join(given), "what": what})
         if action is None:
             self._release(options)
         else:
@@ -108,7 +112,7 @@ class Command(BaseCommand):
         try:
             released = [public_release(release) for release in release_all(actor=None, policy=policy)]
         except (PolicyTooWeak, FiguresInconsistent) as exc:
-            raise CommandError(f"Nothing was released: {exc}") from exc
+            raise CommandError(_("Nothing was released: %(reason)s") % {"reason": exc}) from exc
         if options["json"]:
             self.stdout.write(json.dumps({"releases": released}, ensure_ascii=False, indent=2))
             return
@@ -119,21 +123,22 @@ class Command(BaseCommand):
         threshold = item["policy"]["threshold"]
         self.stdout.write(self.style.MIGRATE_HEADING(f"{item['title']} ({item['indicator']})"))
         self.stdout.write(f"  {item['definition']}")
-        self.stdout.write(f"  Total: {_shown(item['value'], item['value_fewer_than_threshold'], threshold)}")
+        total = _shown(item["value"], item["value_fewer_than_threshold"], threshold)
+        self.stdout.write("  " + _("Total: %(value)s") % {"value": total})
         if item["share_percent"] is not None:
-            self.stdout.write(f"  Share: {item['share_percent']}%")
+            self.stdout.write("  " + _("Share: %(percent)s%%") % {"percent": item["share_percent"]})
         if item["per_person"] is not None:
-            self.stdout.write(f"  Per person: {item['per_person']}")
+            self.stdout.write("  " + _("Per person: %(value)s") % {"value": item["per_person"]})
         for cell in item["cells"]:
             name = ", ".join(f"{dim}={code}" for dim, code in cell["key"].items())
-            note = "  (held from the previous release)" if cell["status"] == "held" else ""
+            note = "  " + _("(held from the previous release)") if cell["status"] == "held" else ""
             if cell.get("reference") is not None:
-                note += f"  (nationally: {cell['reference']:,})"
+                note += "  " + _("(nationally: %(n)s)") % {"n": f"{cell['reference']:,}"}
             self.stdout.write(f"    {name:<45} {_shown(cell['value'], False, threshold):>12}{note}")
         if item["reference_source"]:
-            self.stdout.write(f"  National figures: {item['reference_source']}")
+            self.stdout.write("  " + _("National figures: %(source)s") % {"source": item["reference_source"]})
         left = _shown(item["left_out_for_lack_of_consent"], item["left_out_fewer_than_threshold"], threshold)
-        self.stdout.write(f"  Left out for lack of consent: {left}")
+        self.stdout.write("  " + _("Left out for lack of consent: %(value)s") % {"value": left})
         self.stdout.write("")
 
     # --- report ----------------------------------------------------------------------------------------------------
@@ -145,19 +150,29 @@ class Command(BaseCommand):
         language = options["language"] or "en"
         missing = [name for name, value in (("--template", template), ("--format", fmt), ("--out", out)) if not value]
         if missing:
-            raise CommandError(f"figures report needs {', '.join(missing)}.")
+            raise CommandError(_("figures report needs %(options)s.") % {"options": ", ".join(missing)})
         if fmt not in reports.FORMATS:
-            raise CommandError(f"Unknown --format {fmt!r}: use one of {', '.join(reports.FORMATS)}.")
+            raise CommandError(
+                _("Unknown --format %(value)s: use one of %(choices)s.")
+                % {"value": repr(fmt), "choices": ", ".join(reports.FORMATS)}
+            )
         languages = [code for code, _name in settings.LANGUAGES]
         if language not in languages:
-            raise CommandError(f"Unknown --language {language!r}: use one of {', '.join(languages)}.")
+            raise CommandError(
+                _("Unknown --language %(value)s: use one of %(choices)s.")
+                % {"value": repr(language), "choices": ", ".join(languages)}
+            )
         path = Path(out)
         if path.is_dir():
-            raise CommandError(f"--out {out} is a directory: give the path of the file to write.")
+            raise CommandError(_("--out %(path)s is a directory: give the path of the file to write.") % {"path": out})
         if path.exists() and not options["force"]:
-            raise CommandError(f"--out {out} exists already: give another path, or --force to overwrite it.")
+            raise CommandError(
+                _("--out %(path)s exists already: give another path, or --force to overwrite it.") % {"path": out}
+            )
         if not path.parent.is_dir():
-            raise CommandError(f"--out {out}: the folder {path.parent} does not exist.")
+            raise CommandError(
+                _("--out %(path)s: the folder %(folder)s does not exist.") % {"path": out, "folder": path.parent}
+            )
         try:
             reports.template_text(template, language)  # refuse an unknown template before releasing anything
             data = reports.report_create(template=template, language=language, fmt=fmt, actor=None)
@@ -166,14 +181,21 @@ class Command(BaseCommand):
         try:
             path.write_bytes(data)
         except OSError as exc:
-            raise CommandError(f"Cannot write {out}: {exc.strerror or exc}.") from exc
-        self.stdout.write(f"Wrote {out} ({fmt}, {language}, {len(data):,} bytes).")
+            raise CommandError(
+                _("Cannot write %(path)s: %(reason)s.") % {"path": out, "reason": exc.strerror or exc}
+            ) from exc
+        self.stdout.write(
+            _("Wrote %(path)s (%(format)s, %(language)s, %(bytes)s bytes).")
+            % {"path": out, "format": fmt, "language": language, "bytes": f"{len(data):,}"}
+        )
 
     # --- dp and budget ---------------------------------------------------------------------------------------------
 
     def _action_dp(self, options: dict[str, Any]) -> None:
         if not options["series"]:
-            raise CommandError(f"figures dp needs --series: one of {', '.join(privacy.SERIES)}.")
+            raise CommandError(
+                _("figures dp needs --series: one of %(choices)s.") % {"choices": ", ".join(privacy.SERIES)}
+            )
         if options["epsilon"] is None:
             options = {**options, "epsilon": str(privacy.DEFAULT_EPSILON)}
         try:
@@ -193,7 +215,7 @@ def _shown(value: int | None, fewer_than_threshold: bool, threshold: int) -> str
     "hidden": it may be hidden to protect another, or held hidden, and saying which would narrow it down."""
     if value is not None:
         return str(value)
-    return f"fewer than {threshold}" if fewer_than_threshold else "hidden"
+    return _("fewer than %(n)s") % {"n": threshold} if fewer_than_threshold else _("hidden")
 
 
 # --- dp and budget: what they print --------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ stderr, so that the report on stdout stays clean.
 from __future__ import annotations
 
 import json
-import os
 import time
 from typing import Any
 
@@ -37,24 +36,9 @@ from waystation.interop.columns import FIELDS, Mapping, MappingError, normalise_
 from waystation.interop.rows import RowError
 from waystation.interop.spreadsheet import SpreadsheetError
 from waystation.lib.errors import ServiceError
+from waystation.lib.language import language_from_environment
 from waystation.vault import crypto, userkeys
 from waystation.vault.keyring import Keyring
-
-
-def language_from_environment(given: str | None) -> str:
-    """``en``, ``ko`` or ``zh-hans`` from ``--language`` or the locale variables (``ko_KR.UTF-8`` -> ``ko``)."""
-    candidates = [given] if given else []
-    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
-        candidates += (os.environ.get(name) or "").split(":")
-    for candidate in candidates:
-        code = (candidate or "").lower().replace("_", "-")
-        if code.startswith("ko"):
-            return "ko"
-        if code.startswith("zh"):
-            return "zh-hans"
-        if code.startswith("en"):
-            return "en"
-    return "en"
 
 
 def column_of(text: str, header: tuple[str, ...]) -> int:

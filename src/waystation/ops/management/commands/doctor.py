@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from waystation.interop.backup import BackupError, passphrase_from
+from waystation.lib.language import language_from_environment
 from waystation.ops.doctor import DEFAULT_MAX_AGE_HOURS, FAIL, Options, run_checks, summary
-
-# The import command's module is named after a Python keyword, so it is reached by name.
-language_from_environment = import_module("waystation.intake.management.commands.import").language_from_environment
 
 
 class Command(BaseCommand):

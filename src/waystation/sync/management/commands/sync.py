@@ -15,7 +15,6 @@ Refusals are one line and a non-zero exit, with nothing changed.
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import os
@@ -31,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from waystation.accounts.cli import password_of, user_named
 from waystation.accounts.models import User
+from waystation.lib.language import language_from_environment
 from waystation.network.models import Station
 from waystation.sync import network, services
 from waystation.sync.access import can_exchange
@@ -41,13 +41,6 @@ from waystation.vault import crypto, userkeys
 from waystation.vault.keyring import Keyring
 
 SUBCOMMANDS = ("identity", "enrol", "peers", "revoke", "export", "import", "now", "process")
-
-
-def language_from_environment(given: str | None) -> str:
-    # ``waystation import``'s rule (its module is named ``import``, a keyword: reached by name).
-    module = importlib.import_module("waystation.intake.management.commands.import")
-    language: str = module.language_from_environment(given)
-    return language
 
 
 def write_private(path: Path, data: bytes) -> None:
