@@ -14,6 +14,7 @@ import pytest
 
 from waystation.cases.models import CaseNote, Person
 from waystation.cases.services import person_update
+from waystation.linkage.models import Candidate, Merge
 from waystation.network import services as network_services
 from waystation.network.models import Movement, Station
 from waystation.sync.changes import log, merge
@@ -35,6 +36,8 @@ def names_of(user: Any, person: Person) -> dict[str, object]:
 def forget_everything_replicated() -> None:
     """This database becomes a new, empty installation (its stations' rows kept: the hub sends those too)."""
     Person.objects.update(merged_into=None)
+    Merge.objects.all().delete()  # the review of duplicates is this installation's own: not replicated
+    Candidate.objects.all().delete()
     Person.objects.all().delete()
     for model in (Change, RowState, Conflict, PeerState, PeerCase, Installation):
         model.objects.all().delete()
