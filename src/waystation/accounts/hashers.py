@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth.hashers import Argon2PasswordHasher
 
 from waystation.lib.memory_hard import turn
@@ -22,9 +20,3 @@ class TurnTakingArgon2PasswordHasher(Argon2PasswordHasher):
     def harden_runtime(self, password: str, encoded: str) -> None:
         with turn():
             super().harden_runtime(password, encoded)
-
-    def must_update(self, encoded: str) -> bool:
-        return super().must_update(encoded)
-
-    def safe_summary(self, encoded: str) -> dict[str, Any]:
-        return super().safe_summary(encoded)

@@ -545,9 +545,10 @@ def services_per_person() -> Computed:
     return Computed(Table(counts={**cells, (): persons}), counts.left_out, ratio=ratio)
 
 
-def _first_arrival(arrivals: QuerySet[Movement]) -> QuerySet[Movement]:
+def _first_arrival(arrivals: QuerySet[Movement]) -> Subquery:
     """The earliest of a person's ``arrivals`` (hers and her merged records'), as a subquery's one value."""
-    return _hers(arrivals).order_by().annotate(one=Value(1)).values("one").annotate(first=Min("arrived_at"))
+    first = _hers(arrivals).order_by().annotate(one=Value(1)).values("one").annotate(first=Min("arrived_at"))
+    return Subquery(first.values("first"))
 
 
 def arrivals_kr() -> Computed:
@@ -556,11 +557,10 @@ def arrivals_kr() -> Computed:
     the table; those left out for lack of consent are counted among the arrived only."""
     stations = Station.objects.filter(country=Country.SOUTH_KOREA)
     arrivals = Movement.objects.filter(to_station__in=stations, status=MovementStatus.ARRIVED)
-    first_arrival = _first_arrival(arrivals)
     # Every person's first arrival there read from the ``movement_person_arrivals`` index alone, grouped by (its
     # year) and not filtered on as well (``present``: a person without one is not in the table). Cheaper than
     # first narrowing the persons to those in the list of arrivals, which reads each one's row by its id.
-    first_year = _Year(Subquery(first_arrival.values("first")))
+    first_year = _Year(_first_arrival(arrivals))
     counts = _count(_everyone(), by={"year": first_year, "sex": F("sex")}, present="year")
     by_sex_year: dict[tuple[str, ...], int] = {(str(row["sex"]), str(row["year"])): row["n"] for row in counts.counted}
     found = sorted(int(year) for _sex, year in by_sex_year)

@@ -61,7 +61,7 @@ import opendp.prelude as dp
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import Count, QuerySet, Subquery, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import ExtractMonth, ExtractYear
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -186,10 +186,9 @@ def _arrivals_kr_per_month(now: datetime) -> dict[str, int]:
     arrivals = Movement.objects.filter(
         to_station__in=Station.objects.filter(country=Country.SOUTH_KOREA), status=MovementStatus.ARRIVED
     )
-    first_arrival = _first_arrival(arrivals)
     rows = (
         _counted(_everyone())
-        .annotate(first=Subquery(first_arrival.values("first")))
+        .annotate(first=_first_arrival(arrivals))
         .filter(first__gte=start, first__lt=end)
         .annotate(y=ExtractYear("first", tzinfo=UTC), m=ExtractMonth("first", tzinfo=UTC))
         .values("y", "m")

@@ -103,7 +103,7 @@ def _check_mergeable(kept: Person, absorbed: Person) -> None:
             )
 
 
-def _point(person_ids: Sequence[object], *, to: object) -> None:
+def _point(person_ids: Sequence[uuid.UUID | str], *, to: uuid.UUID | str | None) -> None:
     """Set ``merged_into`` of these persons, one save each with that field alone: the change log (``sync.changes``,
     on save) records it, so that a merge or its undoing travels to the hub and the stations; ``updated_at`` is
     left as it was (a merge is not an edit of her record)."""
