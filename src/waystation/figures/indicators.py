@@ -28,7 +28,6 @@ from django.db.models import (
     Aggregate,
     Case,
     Count,
-    Exists,
     ExpressionWrapper,
     F,
     Func,
@@ -314,40 +313,52 @@ DIMENSIONS: dict[str, object] = {
 
 _Row = Mapping[str, Any]
 _ROW_COLUMNS: dict[str, Any] = {**DIMENSIONS, "status": F("status")}
-_shared_rows: ContextVar[list[dict[str, Any]] | None] = ContextVar("figures_shared_rows", default=None)
+_shared: ContextVar[dict[str, list[dict[str, Any]]] | None] = ContextVar("figures_shared_rows", default=None)
 
 
 @contextmanager
 def one_pass() -> Iterator[None]:
-    """Within it (a release computing every indicator from one snapshot), the persons' columns are read once and
-    shared; outside, each indicator reads them itself."""
-    token = _shared_rows.set([])
+    """Within it (a release computing every indicator from one snapshot), each shared reading (the persons' own
+    columns, their episodes) is made once; outside, each indicator makes its own."""
+    token = _shared.set({})
     try:
         yield
     finally:
-        _shared_rows.reset(token)
+        _shared.reset(token)
+
+
+def _once(name: str, read: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    cache = _shared.get()
+    if cache is None:
+        return read()
+    if name not in cache:
+        cache[name] = read()
+    return cache[name]
+
+
+def _grouped(groups: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every person not merged, grouped by ``groups`` and the decision on statistics (``consent``): ``n`` each."""
+    annotations = {"g_consent": _statistics_decision()} | {f"g_{name}": e for name, e in groups.items()}
+    return [
+        {"consent": row["g_consent"], "n": row["n"]} | {name: row[f"g_{name}"] for name in groups}
+        for row in _persons().annotate(**annotations).values(*annotations).annotate(n=Count("pk")).order_by()
+    ]
 
 
 def _person_rows() -> list[dict[str, Any]]:
-    """Every person not merged, grouped by ``_ROW_COLUMNS`` and the decision on statistics (``consent``): ``n``."""
-    shared = _shared_rows.get()
-    if shared:
-        return shared
-    groups = {"g_consent": _statistics_decision()} | {f"g_{name}": e for name, e in _ROW_COLUMNS.items()}
-    rows = [
-        {"consent": row["g_consent"], "n": row["n"]} | {name: row[f"g_{name}"] for name in _ROW_COLUMNS}
-        for row in _persons().annotate(**groups).values(*groups).annotate(n=Count("pk")).order_by()
-    ]
-    if shared is not None:
-        shared.extend(rows)
-    return rows
+    """The persons by ``_ROW_COLUMNS``."""
+    return _once("persons", lambda: _grouped(_ROW_COLUMNS))
 
 
-def _count_rows(keep: Callable[[_Row], bool], dims: Sequence[str] = ()) -> _Counts:
-    """``_count`` of the population ``keep`` tells (those counted by ``dims``), from the shared rows."""
+def _count_rows(
+    keep: Callable[[_Row], bool],
+    dims: Sequence[str] = (),
+    rows: Callable[[], list[dict[str, Any]]] = _person_rows,
+) -> _Counts:
+    """``_count`` of the population ``keep`` tells (those counted by ``dims``), from shared ``rows``."""
     counted: dict[tuple[Any, ...], int] = {}
     left_out = 0
-    for row in _person_rows():
+    for row in rows():
         if not keep(row):
             continue
         if row["consent"] is not True:
@@ -366,7 +377,7 @@ def _is_in_care(row: _Row) -> bool:
     return row["status"] not in ENDED_STATUSES
 
 
-def _is_woman(row: _Row) -> bool:  # as _women()
+def _is_woman(row: _Row) -> bool:
     return bool(row["sex"] == Sex.FEMALE)
 
 
@@ -406,40 +417,26 @@ def _count_indicator(keep: Callable[[_Row], bool], breakdowns: Sequence[tuple[st
     return compute
 
 
-def _share_indicator(
-    population: Callable[[], QuerySet[Person]], numerator: Callable[[], Q | Exists]
-) -> Callable[[], Computed]:
-    def compute() -> Computed:
-        counts = _count(population(), aggregates={"yes": Count("pk", filter=numerator())})
-        return _share(_total(counts.counted, "yes"), _total(counts.counted), counts.left_out)
-
-    return compute
-
-
 def _share(yes: int, everyone: int, left_out: int) -> Computed:
     table = Table.from_counts({"group": ["yes", "no"]}, {("yes",): yes, ("no",): everyone - yes})
     return Computed(table, left_out, share=("group", "yes"))
 
 
-def _share_of_rows(keep: Callable[[_Row], bool], yes: Callable[[_Row], bool]) -> Callable[[], Computed]:
-    """``_share_indicator`` for a population and a numerator that are tests of the shared rows."""
+def _share_of_rows(
+    keep: Callable[[_Row], bool],
+    yes: Callable[[_Row], bool],
+    rows: Callable[[], list[dict[str, Any]]] = _person_rows,
+) -> Callable[[], Computed]:
+    """The share of a population that ``yes`` tells, both tests of shared ``rows``."""
 
     def compute() -> Computed:
-        everyone = _count_rows(keep)
-        among = _count_rows(lambda row: keep(row) and yes(row))
+        everyone = _count_rows(keep, rows=rows)
+        among = _count_rows(lambda row: keep(row) and yes(row), rows=rows)
         return _share(_total(among.counted), _total(everyone.counted), everyone.left_out)
 
     return compute
 
     return compute
-
-
-def _women() -> QuerySet[Person]:
-    return _persons().filter(sex=Sex.FEMALE)
-
-
-def _has_episode() -> Exists:
-    return Exists(_hers(ExploitationEpisode.objects.all()))
 
 
 def _banded(counted: Sequence[Mapping[str, Any]], value: str, band: Callable[[Any], str]) -> dict[tuple[str, ...], int]:
@@ -464,26 +461,43 @@ def _per_person(records: QuerySet[Any], value: Any) -> Subquery:
     return Subquery(mine.annotate(value=value).values("value"), output_field=IntegerField())
 
 
+def _episode_rows() -> list[dict[str, Any]]:
+    """The persons by what their episodes (hers and her merged records') say, read in one look at each person's
+    episodes (the ``episode_figures`` index alone), shared by times sold, the types of exploitation and the share
+    of women trafficked: ``sold`` (how many episodes began with a sale), ``kinds`` (bit ``i`` set when she has an
+    episode of the ``i``-th of ``EXPLOITATION_GROUPS``), ``any`` (at least one episode, of any type). The three
+    travel in one number a person (sold, then kinds, then any, in bits), so that the persons group by few values."""
+
+    def read() -> list[dict[str, Any]]:
+        bits = [
+            Coalesce(Max(Case(When(exploitation_type__in=codes, then=Value(1 << i)), output_field=IntegerField())), 0)
+            for i, codes in enumerate(EXPLOITATION_GROUPS.values())
+        ]
+        sold = Coalesce(Sum(Case(When(was_sold=True, then=Value(1)), default=Value(0), output_field=IntegerField())), 0)
+        anything = Coalesce(Max(Value(1)), 0)
+        unit = 2 << len(EXPLOITATION_GROUPS)  # sold sits above the kinds' bits, which sit above "any"
+        packed = sold * unit + reduce(operator.add, bits) * 2 + anything
+        rows = _grouped({"sex": F("sex"), "episodes": _per_person(ExploitationEpisode.objects.all(), packed)})
+        for row in rows:
+            value = int(row.pop("episodes") or 0)
+            row |= {"sold": value // unit, "kinds": (value % unit) // 2, "any": value % 2}
+        return rows
+
+    return _once("episodes", read)
+
+
+def _has_an_episode(row: _Row) -> bool:
+    return bool(row["any"])
+
+
 def times_sold() -> Computed:
-    sales = _per_person(ExploitationEpisode.objects.filter(was_sold=True), Count("id"))
-    counts = _count(_everyone(), by={"sold": sales})
+    counts = _count_rows(_anyone, ("sold",), rows=_episode_rows)
     table = Table.from_counts({"times_sold": list(LABELS["times_sold"])}, _banded(counts.counted, "sold", _sold_band))
     return Computed(table, counts.left_out)
 
 
-def _kinds_had(records: QuerySet[Any], field: str, groups: Mapping[str, Sequence[str]]) -> Subquery:
-    """Which of ``groups`` (sets of codes of ``field``) a person has records of, as one number: bit ``i`` set when
-    she has a record in the ``i``-th group. One look at a person's records instead of one per group; the persons
-    with each group are then counted from the few distinct numbers (``_with_kind``)."""
-    bits = [
-        Coalesce(Max(Case(When(**{f"{field}__in": codes}, then=Value(1 << i)), output_field=IntegerField())), 0)
-        for i, codes in enumerate(groups.values())
-    ]
-    return _per_person(records, reduce(operator.add, bits))
-
-
 def _with_kind(counted: Sequence[Mapping[str, Any]], groups: Sequence[str]) -> dict[str, int]:
-    """Persons counted with records of each group, from rows grouped by ``_kinds_had``'s number (``kinds``)."""
+    """Persons counted with records of each group, from rows grouped by their ``kinds`` (``_episode_rows``)."""
     return {
         group: sum(int(row["n"]) for row in counted if (row["kinds"] or 0) & (1 << i)) for i, group in enumerate(groups)
     }
@@ -492,8 +506,7 @@ def _with_kind(counted: Sequence[Mapping[str, Any]], groups: Sequence[str]) -> d
 def exploitation_types() -> Computed:
     """Persons with at least one episode of each type. A person may have several types, so the cells do not add up
     to a total: each is protected on its own (no constraints), and the total is persons with any of them."""
-    kinds = _kinds_had(ExploitationEpisode.objects.all(), "exploitation_type", EXPLOITATION_GROUPS)
-    counts = _count(_everyone(), by={"kinds": kinds})
+    counts = _count_rows(_anyone, ("kinds",), rows=_episode_rows)
     cells: dict[Key, int] = {
         (("exploitation", group),): n for group, n in _with_kind(counts.counted, list(EXPLOITATION_GROUPS)).items()
     }
@@ -531,18 +544,25 @@ def route_outcomes() -> Computed:
 
 def services_per_person() -> Computed:
     """Persons who received each kind of service (a person may receive several: no total constraint), and the
-    mean number of service records per person counted."""
-
-    def received(kind: str) -> Count:
-        return Count("pk", filter=Q(Exists(_hers(ServiceRecord.objects.filter(kind=kind)))))
-
-    aggregates: dict[str, Aggregate] = {kind: received(kind) for kind in ServiceKind.values}
-    aggregates["records"] = Sum(_per_person(ServiceRecord.objects.all(), Count("id")))
-    counts = _count(_everyone(), aggregates=aggregates)
-    cells: dict[Key, int] = {(("service", kind),): _total(counts.counted, kind) for kind in ServiceKind.values}
+    mean number of service records per person counted. One look at each person's services gives both, packed in
+    one number: the kinds she received as bits (each kind a power of two, summed once: SUM(DISTINCT)) and how many
+    records she has above them; the persons then group by few distinct numbers."""
+    kinds = list(ServiceKind.values)
+    unit = 1 << len(kinds)  # the record count sits above the kinds' bits
+    power = Case(
+        *[When(kind=kind, then=Value(1 << i)) for i, kind in enumerate(kinds)],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    packed = Coalesce(Sum(power, distinct=True), 0) + Count("id") * unit
+    counts = _count(_everyone(), by={"services": _per_person(ServiceRecord.objects.all(), packed)})
+    cells: dict[Key, int] = {
+        (("service", kind),): sum(int(row["n"]) for row in counts.counted if int(row["services"] or 0) & (1 << i))
+        for i, kind in enumerate(kinds)
+    }
     persons = _total(counts.counted)
-    ratio = (_total(counts.counted, "records"), persons)
-    return Computed(Table(counts={**cells, (): persons}), counts.left_out, ratio=ratio)
+    records = sum(int(row["n"]) * (int(row["services"] or 0) // unit) for row in counts.counted)
+    return Computed(Table(counts={**cells, (): persons}), counts.left_out, ratio=(records, persons))
 
 
 def _first_arrival(arrivals: QuerySet[Movement]) -> Subquery:
@@ -596,7 +616,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "share_women_trafficked",
         _("Share of women who were trafficked"),
         _("Of the women ever in care, the share with at least one recorded episode of exploitation."),
-        _share_indicator(_women, _has_episode),
+        _share_of_rows(_is_woman, _has_an_episode, rows=_episode_rows),
     ),
     Indicator(
         "times_sold",

@@ -243,7 +243,7 @@ def _title(text: str, values: Values) -> str:
 
 
 def _is_share(figure: DashboardFigure) -> bool:
-    """A share indicator counts one yes/no group (``indicators._share_indicator``); its headline is the share."""
+    """A share indicator counts one yes/no group (``indicators._share_of_rows``); its headline is the share."""
     return bool(figure.cells) and all(set(cell.codes) == {"group"} for cell in figure.cells)
 
 
