@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -23,8 +25,21 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 MAX_CODE = 40  # api.schemas.Code
 
 
+@pytest.fixture(autouse=True)
+def connection_kept_across_requests() -> Iterator[None]:
+    """A WSGI request ends by closing the database connection (``close_old_connections``); the test's transaction
+    lives on that connection (on PostgreSQL the next query then fails). As Django's test client does: not here."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
-def api_schema(world: SimpleNamespace) -> Any:
+def api_schema(world: SimpleNamespace, connection_kept_across_requests: None) -> Any:
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
 
 
