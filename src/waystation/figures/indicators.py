@@ -43,6 +43,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, ExtractYear
+from django.db.models.lookups import LessThan, LessThanOrEqual
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -466,7 +467,9 @@ def _episode_rows() -> list[dict[str, Any]]:
     episodes (the ``episode_figures`` index alone), shared by times sold, the types of exploitation and the share
     of women trafficked: ``sold`` (how many episodes began with a sale), ``kinds`` (bit ``i`` set when she has an
     episode of the ``i``-th of ``EXPLOITATION_GROUPS``), ``any`` (at least one episode, of any type). The three
-    travel in one number a person (sold, then kinds, then any, in bits), so that the persons group by few values."""
+    travel in one number a person (sold, then kinds, then any, in bits), so that the persons group by few values.
+    The same look gives the months from leaving North Korea to first contact, already banded (``band``: a few
+    values, so the rows stay few): one scan of the persons fewer a release."""
 
     def read() -> list[dict[str, Any]]:
         bits = [
@@ -477,7 +480,13 @@ def _episode_rows() -> list[dict[str, Any]]:
         anything = Coalesce(Max(Value(1)), 0)
         unit = 2 << len(EXPLOITATION_GROUPS)  # sold sits above the kinds' bits, which sit above "any"
         packed = sold * unit + reduce(operator.add, bits) * 2 + anything
-        rows = _grouped({"sex": F("sex"), "episodes": _per_person(ExploitationEpisode.objects.all(), packed)})
+        rows = _grouped(
+            {
+                "sex": F("sex"),
+                "episodes": _per_person(ExploitationEpisode.objects.all(), packed),
+                "band": _months_to_contact_band(),
+            }
+        )
         for row in rows:
             value = int(row.pop("episodes") or 0)
             row |= {"sold": value // unit, "kinds": (value % unit) // 2, "any": value % 2}
@@ -514,20 +523,23 @@ def exploitation_types() -> Computed:
     return Computed(Table(counts={**cells, (): anyone}), counts.left_out)
 
 
-def _month_band(months: int | None) -> str:
-    for code, low, high in MONTH_BANDS:
-        if months is not None and low <= months <= high:
-            return code
-    return UNKNOWN
-
-
-def months_to_contact() -> Computed:
+def _months_to_contact_band() -> Case:
+    """The band (``MONTH_BANDS``) of the months between leaving North Korea and first contact, in the database:
+    ``unknown`` when either month is missing or contact came before leaving (a mistake in the record)."""
     months = ExpressionWrapper(
         _MonthNumber("first_contact_month") - _MonthNumber("left_nk_month"), output_field=IntegerField()
     )
-    counts = _count(_everyone(), by={"months": months})
+    return Case(
+        When(LessThan(months, 0), then=Value(UNKNOWN)),
+        *[When(LessThanOrEqual(months, high), then=Value(code)) for code, _low, high in MONTH_BANDS],
+        default=Value(UNKNOWN),
+    )
+
+
+def months_to_contact() -> Computed:
+    counts = _count_rows(_anyone, ("band",), rows=_episode_rows)
     levels = {"months_to_contact": list(LABELS["months_to_contact"])}
-    return Computed(Table.from_counts(levels, _banded(counts.counted, "months", _month_band)), counts.left_out)
+    return Computed(Table.from_counts(levels, _banded(counts.counted, "band", str)), counts.left_out)
 
 
 def route_outcomes() -> Computed:
