@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 # The scripts, in the order they run (sync only where bench/sync.py exists). load needs PostgreSQL on 127.0.0.1:5432.
-SCRIPTS = ("case_page", "case_list", "figures", "linkage", "intake", "sync", "load")
+SCRIPTS = ("case_page", "case_list", "pages", "figures", "linkage", "intake", "sync", "load")
 # --smoke: each script's smallest sizes and fewest rounds, among the options it has (checked against its --help).
 SMOKE_OPTIONS: dict[str, list[str]] = {
     "case_page": ["--rounds", "2", "--per-round", "1"],  # its quartiles need two rounds
     "case_list": ["--rounds", "2", "--per-round", "1"],
+    "pages": ["--databases", "sqlite", "--sizes", "200,400", "--rounds", "2", "--per-round", "1"],
     "figures": ["--rounds", "1", "--per-round", "1"],
     "linkage": ["--rounds", "1", "--korean-persons", "200", "--skip-speed"],
     "intake": ["--rows", "200", "--rounds", "1"],
