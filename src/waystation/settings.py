@@ -116,6 +116,7 @@ MIDDLEWARE = [
     "waystation.web.middleware.SecurityHeadersMiddleware",
     "waystation.web.middleware.SessionLifetimeMiddleware",
     "waystation.web.middleware.VaultKeysMiddleware",
+    "waystation.web.middleware.MergedRecordMiddleware",
     "waystation.web.middleware.LoginRequiredMiddleware",
     "waystation.web.middleware.RejectNulBytesMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as Axes asks: it turns a lockout into our (generic) sign-in answer

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from waystation.accounts.models import User
 from waystation.audit.models import AuditEvent
@@ -154,6 +155,24 @@ def bad_files() -> dict[str, tuple[bytes, str]]:
         "bad month": ((good + "1,Kim Minji,,1990,F,,2018-13\n").encode(), "Row 2, column left_month"),
         "bad sex": ((good + "1,Kim Minji,,1990,female?,,\n").encode(), "Row 2, column sex"),
         "same id twice": ((good + "7,Kim Minji,,,,,\n7,Lee Sora,,,,,\n").encode(), "Row 3, column id"),
+        # malformed CSV: refused naming the row and what was expected, never read some other way
+        "quote left open": (
+            (good + '1,Kim Minji,,1990,F,,\n2,"Lee Sora,,1985,F,,\n3,Park Ji-yeon,,1988,F,,\n').encode(),
+            "Row 3 is not well-formed CSV; expected each cell either plain or enclosed in double quotes",
+        ),
+        "text after a closing quote": (
+            (good + '1,"Kim" Minji,,1990,F,,\n').encode(),
+            "Row 2 is not well-formed CSV; expected each cell either plain or enclosed in double quotes",
+        ),
+        "a comma in a name without quotes": (
+            (good + "1,Kim Minji,,1990,F,,\n2,Lee, Sora,,1985,F,,\n").encode(),
+            "Row 3 has 8 cells; expected 7, one for each column of the header.",
+        ),
+        "a cell missing": ((good + "1,Kim Minji,,1990,F,\n").encode(), "Row 2 has 6 cells; expected 7"),
+        "a column twice": (
+            (b"id,name,name,other_names,birth_year,sex,origin_province,left_month\n1,a,b,,,,,\n"),
+            "The header names the column(s) name more than once",
+        ),
     }
 
 
@@ -165,6 +184,18 @@ def test_bad_input_gets_a_clear_message_and_writes_nothing(case: str, tmp_path: 
     out = tmp_path / "pairs.csv"
     with pytest.raises(CommandError, match=re.escape(message)):
         call_command("dedup", "--input", str(source), "--out", str(out))
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def test_a_malformed_file_is_refused_in_the_users_language(tmp_path: Path, db: None) -> None:
+    source = tmp_path / "people.csv"
+    source.write_bytes(bad_files()["a comma in a name without quotes"][0])
+    out = tmp_path / "pairs.csv"
+    try:
+        with pytest.raises(CommandError, match=re.escape("3행의 셀이 8개입니다")):
+            call_command("dedup", "--input", str(source), "--out", str(out), "--language", "ko")
+    finally:
+        translation.activate("en")
     assert list(tmp_path.iterdir()) == [source]
 
 

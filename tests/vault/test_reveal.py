@@ -31,18 +31,18 @@ def crypto_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, in
     """Each unwrap and decryption as it happens (it still happens), with the number of reveal events written by
     then."""
     calls: list[tuple[str, int]] = []
-    decrypt, unseal = crypto.decrypt, crypto.unseal
+    decrypt, open_wrap = crypto.decrypt, crypto.Opener.open
 
     def counted_decrypt(key: bytes, blob: bytes, ad: bytes) -> bytes:
         calls.append(("decrypt", reveals()))
         return decrypt(key, blob, ad)
 
-    def counted_unseal(private_key: Any, sealed: bytes) -> bytes:
+    def counted_unseal(opener: crypto.Opener, sealed: bytes) -> bytes:  # every unwrap goes through Opener.open
         calls.append(("unseal", reveals()))
-        return unseal(private_key, sealed)
+        return open_wrap(opener, sealed)
 
     monkeypatch.setattr(crypto, "decrypt", counted_decrypt)
-    monkeypatch.setattr(crypto, "unseal", counted_unseal)
+    monkeypatch.setattr(crypto.Opener, "open", counted_unseal)
     yield calls
 
 

@@ -2,6 +2,11 @@
 
 ``case_for_user`` answers 404 for a case the user may not know exists and 403 for one they may see but may not
 change in the way asked. No view queries the case tables without going through here.
+
+A record merged into another (``linkage``: the same woman recorded twice) is read-only: it keeps its history as it
+was, and anything new is recorded on the record kept. ``case_for_user`` refuses every change to it
+(:class:`MergedRecord`, naming the kept record when the user may see it), except shredding, which must stay possible
+for every record that holds a name.
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ from enum import StrEnum
 from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from waystation.accounts.models import Role, User
 from waystation.cases.models import Person
 from waystation.cases.models.person import normalise_case_code
+from waystation.lib.errors import ServiceError
 from waystation.network.models import OPEN_MOVEMENT_STATUSES, Movement, StationStatus
 from waystation.network.selectors import GONE_STATUSES, with_place
 
@@ -51,6 +58,23 @@ PERSON_FIELDS_FOR_ROLE: dict[str, tuple[str, ...]] = {
     ),
 }
 PERSON_FIELDS_FOR_ROLE[Role.COORDINATOR] = PERSON_FIELDS_FOR_ROLE[Role.CASEWORKER]
+
+# What may still be done with a record merged into another: read it, and shred it.
+MERGED_RECORD_NEEDS = frozenset({Need.VIEW, Need.VIEW_FULL, Need.SHRED})
+
+
+class MergedRecord(ServiceError):
+    """A change asked of a record merged into another: refused, with where to record it instead."""
+
+    def __init__(self, person: Person, kept_code: str | None) -> None:
+        if kept_code:
+            message = _(
+                "Case %(code)s was merged into case %(kept)s and is read-only: record anything new on case %(kept)s."
+            ) % {"code": person.case_code, "kept": kept_code}
+        else:
+            message = _("Case %(code)s was merged into another record and is read-only.") % {"code": person.case_code}
+        super().__init__(message)
+        self.case_code = person.case_code
 
 
 def can(user: User, need: Need) -> bool:
@@ -92,7 +116,22 @@ def case_for_user(user: User, case_code: str, need: Need = Need.VIEW) -> Person:
         raise Http404
     if not can(user, need):
         raise PermissionDenied
+    if not may_change(person, need):
+        raise MergedRecord(person, kept_case_code(user, person))
     return person
+
+
+def may_change(person: Person, need: Need) -> bool:
+    """Whether ``need`` may be met on this record at all: not a change to a record merged into another."""
+    return person.merged_into_id is None or need in MERGED_RECORD_NEEDS
+
+
+def kept_case_code(user: User, person: Person) -> str | None:
+    """The case code of the record ``person`` was merged into, when ``user`` may see it."""
+    if person.merged_into_id is None:
+        return None
+    kept = visible_persons(user).filter(pk=person.merged_into_id).values_list("case_code", flat=True)
+    return kept.first()
 
 
 def person_fields_for(user: User) -> tuple[str, ...]:

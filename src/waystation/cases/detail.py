@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from waystation.accounts.models import User
-from waystation.cases.access import Need, can, person_fields_for, visible_persons
+from waystation.cases.access import Need, can, may_change, person_fields_for, visible_persons
 from waystation.cases.choices import ConsentScope, NeedArea, inverse_relation
 from waystation.cases.forms import PhotoForm
 from waystation.cases.models import Person
@@ -87,9 +87,10 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
         "full": full,
         "movements": movements,
         "open_movement": current,
-        "movement_actions": movement_actions_for(user, current) if current else [],
+        "movement_actions": movement_actions_for(user, current) if current and may_change(person, Need.MOVE) else [],
         "here": _station_or_none(current_station_id(person.pk)),
-        "can": {need.value: can(user, need) for need in Need},
+        # a record merged into another is read-only (``cases.access``): its page offers no change
+        "can": {need.value: can(user, need) and may_change(person, need) for need in Need},
         "now": timezone.now(),
         "shredded": ShredRecord.objects.filter(person_id=person.id).first(),
         **_merges(user, person),

@@ -72,13 +72,25 @@ def _named(user: User, text: str) -> set[object]:
         return set()  # the index key is not held yet: the case code still works
 
 
-def _filtered(user: User, form: CaseFilterForm) -> QuerySet[Person]:
+def _filtered(user: User, form: CaseFilterForm) -> tuple[QuerySet[Person], list[dict[str, str | None]]]:
+    """The persons the filters select, and the merged records the search named (``{"code", "kept"}``, ``kept``
+    None when the user does not see the record kept): a search by a merged record's case code or name leads to
+    the record it was merged into, and the page says so."""
     persons = unmerged(visible_persons(user))
     if not form.is_valid():
-        return persons.none()
+        return persons.none(), []
     data = form.cleaned_data
+    merged: list[dict[str, str | None]] = []
     if data["q"]:
-        persons = persons.filter(Q(case_code=normalise_case_code(data["q"])) | Q(id__in=_named(user, data["q"])))
+        matched = Q(case_code=normalise_case_code(data["q"])) | Q(id__in=_named(user, data["q"]))
+        hits = visible_persons(user).filter(matched, merged_into__isnull=False).order_by("case_code")
+        kept_codes = dict(
+            visible_persons(user).filter(pk__in=[p.merged_into_id for p in hits]).values_list("pk", "case_code")
+        )
+        merged = [
+            {"code": p.case_code, "kept": kept_codes.get(p.merged_into_id) if p.merged_into_id else None} for p in hits
+        ]
+        persons = persons.filter(matched | Q(pk__in=list(kept_codes)))
     if data["status"]:
         persons = persons.filter(status=data["status"])
     if data["station"]:
@@ -87,7 +99,7 @@ def _filtered(user: User, form: CaseFilterForm) -> QuerySet[Person]:
         persons = persons.filter(sex=data["sex"])
     if data["year"]:
         persons = persons.filter(first_contact_month__year=data["year"])
-    return persons.order_by("-first_contact_month", "case_code")
+    return persons.order_by("-first_contact_month", "case_code"), merged
 
 
 @require_safe
@@ -98,14 +110,15 @@ def case_list(request: AuthedHttpRequest) -> HttpResponse:
     form = CaseFilterForm(request.GET or None, stations=stations)
     if not request.GET:
         form = CaseFilterForm({}, stations=stations)
-    page = Paginator(_filtered(request.user, form), PAGE_SIZE).get_page(request.GET.get("page"))
+    found, merged = _filtered(request.user, form)
+    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
     persons = list(page.object_list)
     _reveal_names(request.user, persons, purpose="case_list")
     station_names = dict(Station.objects.filter(pk__in={p.place_id for p in persons}).values_list("pk", "code_name"))
     for p in persons:
         p.place_name = station_names.get(p.place_id, "")
     template = "cases/case_rows.html" if request.headers.get("HX-Request") else "cases/case_list.html"
-    return render(request, template, {"form": form, "page": page, "persons": persons})
+    return render(request, template, {"form": form, "page": page, "persons": persons, "merged": merged})
 
 
 @require_http_methods(["GET", "POST"])

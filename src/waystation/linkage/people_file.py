@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from django.utils.translation import gettext as _
@@ -58,32 +58,69 @@ def _decode(path: Path) -> str:
 
 
 def read_people(path: Path) -> list[PersonFeatures]:
-    """The people of a CSV file, checked row by row; ``PeopleFileError`` at the first problem."""
+    """The people of a CSV file, checked row by row; ``PeopleFileError`` at the first problem. The CSV is read
+    strictly (RFC 4180): a quote left open, text after a closing quote, or a row with more or fewer cells than the
+    header is refused, naming the row, rather than read some other way than the user meant."""
     text = _decode(path)
     if not text.strip():
         raise PeopleFileError(_("%(path)s is empty.") % {"path": path})
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records = _records(reader)
+    header = [h.strip().lower() for h in next(records, (0, []))[1]]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise PeopleFileError(
             _("%(path)s lacks the column(s) %(missing)s; expected a header row with %(columns)s.")
             % {"path": path, "missing": ", ".join(missing), "columns": ",".join(COLUMNS)}
         )
-    reader.fieldnames = header
+    twice = sorted({c for c in header if c and header.count(c) > 1})
+    if twice:
+        raise PeopleFileError(
+            _("The header names the column(s) %(columns)s more than once; expected each column once.")
+            % {"columns": ", ".join(twice)}
+        )
+    position = {c: header.index(c) for c in COLUMNS}
     people: list[PersonFeatures] = []
     seen: dict[str, int] = {}
-    try:
-        for number, raw in enumerate(reader, start=2):
-            if number - 1 > MAX_ROWS:
-                raise PeopleFileError(_("The file has more than %(limit)d rows.") % {"limit": MAX_ROWS})
-            row = {c: (raw.get(c) or "").strip() for c in COLUMNS}
-            people.append(person_from_row(row, number, seen))
-    except csv.Error as exc:
-        raise PeopleFileError(_("%(path)s is not valid CSV: %(error)s.") % {"path": path, "error": exc}) from exc
+    for number, cells in records:
+        if number - 1 > MAX_ROWS:
+            raise PeopleFileError(_("The file has more than %(limit)d rows.") % {"limit": MAX_ROWS})
+        if len(cells) != len(header):
+            raise PeopleFileError(
+                _(
+                    "Row %(row)d has %(count)d cells; expected %(width)d, one for each column of the header. A cell "
+                    "holding a comma must be enclosed in double quotes."
+                )
+                % {"row": number, "count": len(cells), "width": len(header)}
+            )
+        row = {c: cells[position[c]].strip() for c in COLUMNS}
+        people.append(person_from_row(row, number, seen))
     if not people:
         raise PeopleFileError(_("%(path)s has a header but no rows.") % {"path": path})
     return people
+
+
+def _records(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) of each record, the header being row 1; blank lines skipped (not counted). A record
+    that is not well-formed CSV stops the reading with a message naming its row."""
+    number = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise PeopleFileError(
+                _(
+                    "Row %(row)d is not well-formed CSV; expected each cell either plain or enclosed in double "
+                    "quotes, every opening quote closed, and a double quote inside a quoted cell written twice."
+                )
+                % {"row": number + 1}
+            ) from exc
+        if not cells:
+            continue
+        number += 1
+        yield number, cells
 
 
 def _bad(number: int, column: str, value: str, expected: str) -> PeopleFileError:

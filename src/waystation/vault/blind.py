@@ -64,13 +64,19 @@ def key_digests(key: bytes, names: Iterable[str]) -> dict[str, set[str]]:
     }
 
 
-def rows(person_id: uuid.UUID, key: bytes, names: Iterable[str]) -> list[NameIndex]:
-    """Every digest row of a person: her names (kind name) and their full-name keys (kinds h and p)."""
+def digest_rows(key: bytes, names: Iterable[str]) -> list[tuple[str, str]]:
+    """(kind, digest) of every digest row of a person: her names (kind name) and their full-name keys (kinds h
+    and p). The bulk writers (``lib.bulk.index_names``) insert these as they are."""
     names = list(names)
-    found = [NameIndex(person_id=person_id, kind=Kind.NAME, digest=d) for d in sorted(digests(key, names))]
+    found = [(Kind.NAME.value, d) for d in sorted(digests(key, names))]
     for kind, values in sorted(key_digests(key, names).items()):
-        found.extend(NameIndex(person_id=person_id, kind=kind, digest=d) for d in sorted(values))
+        found.extend((str(kind), d) for d in sorted(values))
     return found
+
+
+def rows(person_id: uuid.UUID, key: bytes, names: Iterable[str]) -> list[NameIndex]:
+    """Every digest row of a person, as ``digest_rows``."""
+    return [NameIndex(person_id=person_id, kind=kind, digest=d) for kind, d in digest_rows(key, names)]
 
 
 def reindex(keyring: Keyring, person_id: uuid.UUID, names: Iterable[str]) -> None:

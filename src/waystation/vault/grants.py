@@ -89,6 +89,7 @@ def sync(keyring: Keyring, person_ids: Iterable[uuid.UUID]) -> None:
     wanted = holders(ids)
     keys = public_keys({uid for users in wanted.values() for uid in users})
     recovery: bytes | None = None
+    sealer = crypto.Sealer()  # one ephemeral key pair for this call's wraps (``crypto.Sealer``: what that shows)
     for chunk in _chunks(ids):
         have: dict[uuid.UUID, set[int | None]] = defaultdict(set)
         for pid, holder in CaseKeyWrap.objects.filter(person_id__in=chunk).values_list("person_id", "holder_id"):
@@ -117,10 +118,10 @@ def sync(keyring: Keyring, person_ids: Iterable[uuid.UUID]) -> None:
                 owed.extend(PendingGrant(person_id=pid, user_id=uid) for uid in missing)
                 continue
             for uid in missing:
-                new_wraps.append(CaseKeyWrap(person_id=pid, holder_id=uid, sealed=crypto.seal_to(keys[uid], dek)))
+                new_wraps.append(CaseKeyWrap(person_id=pid, holder_id=uid, sealed=sealer.seal_to(keys[uid], dek)))
             if needs_recovery:
                 recovery = recovery or recovery_public_key()
-                new_wraps.append(CaseKeyWrap(person_id=pid, holder_id=None, sealed=crypto.seal_to(recovery, dek)))
+                new_wraps.append(CaseKeyWrap(person_id=pid, holder_id=None, sealed=sealer.seal_to(recovery, dek)))
         CaseKeyWrap.objects.bulk_create(new_wraps, batch_size=1000)
         PendingGrant.objects.bulk_create(owed, ignore_conflicts=True, batch_size=1000)
 
@@ -192,10 +193,11 @@ def fulfil(keyring: Keyring) -> int:
     held = CaseKeyWrap.objects.filter(holder=keyring.user).values("person_id")
     grants = list(PendingGrant.objects.filter(person_id__in=held).values_list("pk", "person_id", "user_id"))
     keys = public_keys({uid for _pk, _pid, uid in grants})
+    sealer = crypto.Sealer()
     wraps = []
     for _pk, pid, uid in grants:
         if uid in keys:
-            sealed = crypto.seal_to(keys[uid], keyring.case_key(pid))
+            sealed = sealer.seal_to(keys[uid], keyring.case_key(pid))
             wraps.append(CaseKeyWrap(person_id=pid, holder_id=uid, sealed=sealed))
     CaseKeyWrap.objects.bulk_create(wraps, ignore_conflicts=True, batch_size=1000)
     PendingGrant.objects.filter(pk__in=[pk for pk, _pid, _uid in grants]).delete()

@@ -30,11 +30,12 @@ class Keyring:
         self._deks: dict[uuid.UUID, bytes] = {}
         self.new_cases: set[uuid.UUID] = set()
         self._index_key: bytes | None = None
+        self._opener = crypto.Opener(private_key) if private_key is not None else None
 
     def _unseal(self, sealed: bytes) -> bytes:
-        if self.private_key is None:
+        if self._opener is None:
             raise crypto.Locked("No keys are open for this user: sign in again.")
-        return crypto.unseal(self.private_key, sealed)
+        return self._opener.open(sealed)
 
     def case_key(self, case_id: uuid.UUID) -> bytes:
         """The data key of a case, from this user's wrap. ``Locked`` when the user holds none."""

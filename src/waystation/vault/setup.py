@@ -83,14 +83,15 @@ def recovery_keyring(private: PrivateKey, case_ids: Iterable[uuid.UUID] | None =
     """A keyring holding what the recovery key opens: the index key and the keys of ``case_ids`` (all cases when
     None). The one place that unwraps the recovery wraps; ``recover`` and the test fixtures use it."""
     keyring = Keyring(None, None)
+    opener = crypto.Opener(private)  # a batch's wraps share one shared-key computation
     index_sealed = IndexKeyWrap.objects.filter(holder=None).values_list("sealed", flat=True).first()
     if index_sealed is not None:
-        keyring.adopt_index_key(crypto.unseal(private, bytes(index_sealed)))
+        keyring.adopt_index_key(opener.open(bytes(index_sealed)))
     wraps = CaseKeyWrap.objects.filter(holder=None)
     if case_ids is not None:
         wraps = wraps.filter(person_id__in=list(case_ids))
     for pid, sealed in wraps.values_list("person_id", "sealed").iterator():
-        keyring.adopt_case_key(pid, crypto.unseal(private, bytes(sealed)))
+        keyring.adopt_case_key(pid, opener.open(bytes(sealed)))
     return keyring
 
 

@@ -10,7 +10,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django_otp.middleware import is_verified
 
 from waystation.accounts.sessions import signed_in_at
@@ -93,6 +93,28 @@ class VaultKeysMiddleware:
         actor = request.user if request.user.is_authenticated else None
         audit_record(actor=actor, action="vault.tampered")
         return render(request, "web/error.html", {"status": 409}, status=409)
+
+
+class MergedRecordMiddleware:
+    """A change asked of a record merged into another (``cases.access.MergedRecord``, from any case page or form):
+    back to that record's page, which says it is read-only and links the record kept, with the refusal as a
+    message. Nothing was changed."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from django.contrib import messages
+
+        from waystation.cases.access import MergedRecord
+
+        if not isinstance(exception, MergedRecord):
+            return None
+        messages.error(request, exception.message)
+        return redirect("cases:detail", exception.case_code)
 
 
 class LoginRequiredMiddleware:

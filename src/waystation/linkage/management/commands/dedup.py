@@ -8,6 +8,9 @@
   password, and the audit event names them. ``--store`` puts the pairs in the review queue instead of listing them
   (as "Look for duplicates now" on /duplicates/ does) and prints the counts.
 
+Messages (a refused file names the row, the column and what was expected) are in the user's language:
+``--language``, else the terminal's (``LANGUAGE``, ``LANG``...).
+
 ``--threshold`` sets the match probability from which a pair is listed (default 0.5: more likely the same person
 than not; see ``linkage.matching``).
 """
@@ -18,10 +21,12 @@ import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from waystation.accounts.cli import password_of, user_named
 from waystation.accounts.models import Role, User
+from waystation.lib.language import language_from_environment
 from waystation.linkage.matching import DEFAULT_THRESHOLD, MatchSettings
 
 
@@ -51,8 +56,11 @@ class Command(BaseCommand):
             default=DEFAULT_THRESHOLD,
             help=f"smallest match probability listed (default {DEFAULT_THRESHOLD})",
         )
+        parser.add_argument("--language", help="messages in en, ko or zh-hans (default: from LANGUAGE / LANG)")
 
     def handle(self, *args: object, **options: object) -> None:
+        language = options.get("language")
+        translation.activate(language_from_environment(language if isinstance(language, str) else None))
         threshold = options["threshold"]
         assert isinstance(threshold, float)  # noqa: S101 - argparse gives a float
         try:
