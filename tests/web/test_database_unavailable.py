@@ -8,6 +8,10 @@ PostgreSQL restarted under the production server with requests in flight, is ``t
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
+
+from django.contrib.sessions.models import Session
+from django.db.utils import OperationalError
 
 from waystation.accounts.models import User
 from waystation.cases.models import Person
@@ -35,3 +39,19 @@ def test_a_page_is_a_503_in_the_users_language_and_the_session_works_again_after
 
     again = client.get(f"/cases/{person_at_a.case_code}/")
     assert again.status_code == 200  # still signed in: the outage ended nobody's session
+
+
+def test_the_database_going_away_as_the_session_is_saved_is_a_503_not_a_400(
+    coordinator: User, person_at_a: Person, client_for: Any
+) -> None:
+    """Django turns a session it cannot save at the end of a request into SessionInterrupted (400, "the request
+    could not be understood"): the user is told the truth instead."""
+    client = client_for(coordinator)
+    client.raise_request_exception = False
+    gone = OperationalError("server closed the connection unexpectedly (fictional outage)")
+    with mock.patch.object(Session, "save", side_effect=gone):  # the page is made, then its session save fails
+        response = client.get(f"/cases/{person_at_a.case_code}/")
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "Unavailable for a moment" in page and "could not be understood" not in page
+    assert not any(leak in page for leak in LEAKS)

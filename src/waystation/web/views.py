@@ -108,6 +108,8 @@ def _error(request: HttpRequest, status: int, template: str) -> HttpResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if database_went_away(exception):  # SessionInterrupted: the session could not be saved, the database being down
+        return database_unavailable(request)
     return _error(request, 400, "web/error.html")
 
 
@@ -120,7 +122,7 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    if isinstance(sys.exception(), DATABASE_UNAVAILABLE):  # Django calls this while handling the exception
+    if database_went_away(sys.exception()):  # Django calls this while handling the exception
         return database_unavailable(request)
     return _error(request, 500, "web/error.html")
 
@@ -133,6 +135,18 @@ UNAVAILABLE = gettext_lazy(
     "Waystation cannot reach its database right now. Try again in a minute; if you were saving something, look "
     "whether it was saved before you enter it again."
 )
+
+
+def database_went_away(exception: BaseException | None) -> bool:
+    """Whether ``exception`` is, or was raised while handling, a database that cannot be reached. Django turns some
+    into other errors: a session it cannot save at the end of a request (SessionMiddleware) is a SessionInterrupted,
+    400, raised while handling the OperationalError."""
+    seen = 0
+    while exception is not None and seen < 10:
+        if isinstance(exception, DATABASE_UNAVAILABLE):
+            return True
+        exception, seen = exception.__cause__ or exception.__context__, seen + 1
+    return False
 
 
 def database_unavailable(request: HttpRequest) -> HttpResponse:
