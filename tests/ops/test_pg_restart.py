@@ -274,13 +274,13 @@ def wait_for(condition: Any, timeout: float, what: str) -> None:
 
 def start_server(home: Path, cluster: Cluster) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    log = (home / "server.log").open("wb")
-    server = subprocess.Popen(  # noqa: S603
-        [WAYSTATION, "serve", "--bind", f"127.0.0.1:{port}", "--threads", "4"],
-        env=server_env(home, cluster),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with (home / "server.log").open("wb") as log:  # the server writes to its own copy of the descriptor
+        server = subprocess.Popen(  # noqa: S603
+            [WAYSTATION, "serve", "--bind", f"127.0.0.1:{port}", "--threads", "4"],
+            env=server_env(home, cluster),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
 
     def answers() -> bool:
