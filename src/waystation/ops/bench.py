@@ -213,6 +213,9 @@ def markdown(rows: list[dict[str, Any]], info: dict[str, Any], *, smoke: bool) -
     ]
     if earlier:  # --only kept the other scripts' rows of an earlier run, maybe on another machine
         lines[3:3] = [f"Some rows are from earlier runs ({', '.join(earlier)}): see their `measured` column.", ""]
+    absent = [name for name in SCRIPTS if name not in {row["script"] for row in rows}]
+    if absent:  # --only, with no earlier rows of theirs to keep
+        lines[3:3] = [f"Not run for these results: {', '.join(absent)}.", ""]
     for row in rows:
         figures = row.get("problem") or _figures(row)
         lines.append(
