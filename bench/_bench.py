@@ -5,6 +5,7 @@ and only medians and ratios measured side by side in one run are reported).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -78,6 +79,30 @@ def generate_into(
     summary = {"persons": persons, "seconds": round(seconds, 1), "counts": counts, "made": time.strftime("%F %T")}
     marker(home).write_text(json.dumps(summary, indent=1))
     log(f"bench: {persons:,} persons generated in {seconds:.0f} s into {home}")
+
+
+def two_sizes(text: str) -> tuple[int, int]:
+    """``--sizes SMALL,LARGE``: two numbers of persons, the smaller first."""
+    try:
+        small, large = (int(part.strip().replace("_", "")) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"give two numbers of persons, SMALL,LARGE (e.g. 200,1000), not {text!r}"
+        ) from None
+    if not 0 < small < large:
+        raise argparse.ArgumentTypeError(f"SMALL must be above 0 and below LARGE, not {text!r}")
+    return small, large
+
+
+def add_sizes_option(parser: argparse.ArgumentParser, default: tuple[int, int]) -> None:
+    """The two database sizes a benchmark compares (``--sizes``): smaller ones for a smoke run of the harness."""
+    parser.add_argument(
+        "--sizes",
+        type=two_sizes,
+        default=default,
+        metavar="SMALL,LARGE",
+        help=f"the two numbers of persons compared (default {default[0]},{default[1]}); each database is made once",
+    )
 
 
 def ensure_generated(script: str, home: Path, size: int, regenerate: bool) -> dict[str, Any]:

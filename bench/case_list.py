@@ -8,7 +8,10 @@ it. Each size is served by a process of its own, signed in through the real form
 after round, and the ratio is of medians. Then one request at each size is traced: its queries, their times side
 by side, and SQLite's plan of the slowest (to find what grows with the number of cases).
 
+Results also go to ``bench/results-case_list.json``.
+
     .venv/bin/python bench/case_list.py [--rounds 20] [--per-round 5] [--regenerate] [--try-index]
+                                        [--sizes 1000,100000]
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from _bench import (
 )
 
 GOAL = 1.5
-SMALL, LARGE = 1_000, 100_000
+SIZES = (1_000, 100_000)  # --sizes: smaller for a smoke run
+RESULTS = _bench.BENCH_DIR / "results-case_list.json"
 COORDINATOR = "coordinator"  # synth_route.ROLE_ACCOUNTS names its coordinator so: synth reuses the account made here
 MASK = "••••••"  # what a sealed value shows as: never on a page that revealed its names
 NO_KEY = "key not yet held"  # what the list shows for a case whose key the user does not hold yet
@@ -183,6 +187,7 @@ def measure(workers: dict[int, Worker], rounds: int, per_round: int) -> tuple[di
     times: dict[int, list[float]] = {size: [] for size in workers}
     round_ratios: list[float] = []
     order = list(workers)
+    small, large = min(workers), max(workers)
     for index in range(rounds + 1):
         this_round = {size: workers[size].ask(f"time {per_round}") for size in order}
         order.reverse()
@@ -190,18 +195,20 @@ def measure(workers: dict[int, Worker], rounds: int, per_round: int) -> tuple[di
             continue
         for size, values in this_round.items():
             times[size].extend(values)
-        round_ratios.append(statistics.median(this_round[LARGE]) / statistics.median(this_round[SMALL]))
+        round_ratios.append(statistics.median(this_round[large]) / statistics.median(this_round[small]))
         log(f"  round {index}/{rounds}")
     return times, sorted(round_ratios)
 
 
-def report_trace(small: list[dict[str, Any]], large: list[dict[str, Any]]) -> None:
+def report_trace(traces: dict[int, list[dict[str, Any]]]) -> None:
     """The queries of one request at each size, side by side, slowest at the large size first."""
+    (small_size, small), (large_size, large) = sorted(traces.items())
     at_small = {group["key"]: group for group in small}
     print(
-        f"\n  Queries of one request by kind: how many, total time at {SMALL:,} / {LARGE:,} (SELECTs re-run, best of 3)"
+        f"\n  Queries of one request by kind: how many, total time at {small_size:,} / {large_size:,} "
+        "(SELECTs re-run, best of 3)"
     )
-    for size, groups in ((SMALL, small), (LARGE, large)):
+    for size, groups in ((small_size, small), (large_size, large)):
         count, seconds = sum(g["count"] for g in groups), sum(g["seconds"] for g in groups)
         print(f"  {size:>7,} persons: {count} queries, {ms(seconds).strip()} in all")
     for group in sorted(large, key=lambda g: -g["seconds"])[:6]:
@@ -220,6 +227,7 @@ def main() -> None:
     parser.add_argument("--per-round", type=int, default=5)
     parser.add_argument("--regenerate", action="store_true", help="make both databases again")
     parser.add_argument("--try-index", action="store_true", help=f"measure with the proposed index ({TRY_INDEX})")
+    _bench.add_sizes_option(parser, SIZES)
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -230,8 +238,9 @@ def main() -> None:
         worker(args.worker, args.try_index)
         return
 
-    made = {size: ensure_generated(__file__, home_for(NAME, size), size, args.regenerate) for size in (SMALL, LARGE)}
-    workers = {size: Worker(size, args.try_index) for size in (SMALL, LARGE)}
+    small, large = args.sizes
+    made = {size: ensure_generated(__file__, home_for(NAME, size), size, args.regenerate) for size in args.sizes}
+    workers = {size: Worker(size, args.try_index) for size in args.sizes}
     try:
         log(f"bench: {args.rounds} rounds of {args.per_round} case-list pages per size, alternating ...")
         times, round_ratios = measure(workers, args.rounds, args.per_round)
@@ -245,18 +254,33 @@ def main() -> None:
         f"{args.rounds} rounds x {args.per_round}, alternating"
         + (f"; WITH the proposed index {TRY_INDEX} (--try-index)" if args.try_index else "")
     )
-    for size in (SMALL, LARGE):
+    for size in args.sizes:
         low, high = quartiles(times[size])
         print(
             f"  {size:>7,} persons: median {ms(statistics.median(times[size]))}  IQR {ms(low).strip()}-"
             f"{ms(high).strip()}  (database made {made[size]['made']}, {made[size]['persons']:,} persons)"
         )
-    ratio = statistics.median(times[LARGE]) / statistics.median(times[SMALL])
+    ratio = statistics.median(times[large]) / statistics.median(times[small])
     print(
-        f"  ratio {LARGE:,} / {SMALL:,}: {ratio:.3f}x  (per-round ratios: median {statistics.median(round_ratios):.3f}"
+        f"  ratio {large:,} / {small:,}: {ratio:.3f}x  (per-round ratios: median {statistics.median(round_ratios):.3f}"
         f", range {round_ratios[0]:.3f}-{round_ratios[-1]:.3f})  {verdict(ratio, GOAL)}"
     )
-    report_trace(traces[SMALL], traces[LARGE])
+    report_trace(traces)
+    result = {
+        "name": "case_list_growth",
+        "small": small,
+        "large": large,
+        "small_median_s": round(statistics.median(times[small]), 5),
+        "large_median_s": round(statistics.median(times[large]), 5),
+        "rounds": args.rounds,
+        "per_round": args.per_round,
+        "try_index": args.try_index,
+        "ratio": round(ratio, 4),
+        "goal": GOAL,
+        "meets": ratio <= GOAL,
+    }
+    RESULTS.write_text(json.dumps([result], indent=1) + "\n")
+    print(f"  results written to {RESULTS.relative_to(_bench.BENCH_DIR.parent)}")
 
 
 if __name__ == "__main__":

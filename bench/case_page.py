@@ -16,6 +16,8 @@ The app has no plaintext switch (and must not have one): the pass-through functi
 page is fetched. Everything else (access checks, the audit event of the reveal, templates) is the app's own. The
 variants take turns in a random order, round after round; the ratios are of medians.
 
+Results also go to ``bench/results-case_page.json``.
+
     .venv/bin/python bench/case_page.py [--rounds 30] [--per-round 5]
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import random
 import shutil
 import statistics
@@ -32,6 +35,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from _bench import (
+    BENCH_DIR,
     DATA_DIR,
     fetch,
     interleaved,
@@ -45,6 +49,7 @@ from _bench import (
 
 GOAL = 2.0
 HOME = DATA_DIR / "case-page"  # rebuilt on every run: three persons, made in a few seconds
+RESULTS = BENCH_DIR / "results-case_page.json"
 PHOTO_BYTES = 150 * 1024  # a phone photo scaled down for a record
 COUNTS = {"episodes": 4, "moves": 6, "assessments": 3, "goals": 6, "services": 40, "referrals": 4, "tasks": 10}
 COUNTS["notes"] = 60
@@ -305,6 +310,7 @@ def main() -> None:
     for v in VARIANTS:
         print(f"  {('  HTML only: ' + v):<40} {ms(statistics.median(html[v]))}")
     print()
+    results = []
     for v, what in (("vault", "full crypto incl. key unwrap"), ("field", "field crypto only")):
         ratio = samples.ratio(v, "plain")
         per_round = samples.round_ratios(v, "plain")
@@ -313,6 +319,22 @@ def main() -> None:
             f"  {what:<30} ratio {ratio:.3f}x  (per-round ratios: median {statistics.median(per_round):.3f}, "
             f"range {per_round[0]:.3f}-{per_round[-1]:.3f}; HTML only {html_ratio:.3f}x)  {verdict(ratio, GOAL)}"
         )
+        results.append(
+            {
+                "name": f"case_page_{v}_vs_plain",
+                f"{v}_median_s": round(samples.median(v), 5),
+                "plain_median_s": round(samples.median("plain"), 5),
+                "html_only_ratio": round(html_ratio, 4),
+                "sensitive_values": sensitive_values(codes["vault"]),
+                "rounds": args.rounds,
+                "per_round": args.per_round,
+                "ratio": round(ratio, 4),
+                "goal": GOAL,
+                "meets": ratio <= GOAL,
+            }
+        )
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"  results written to {RESULTS.relative_to(BENCH_DIR.parent)}")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ app(100,000)/app(1,000) (goal <= 20), PASS or FAIL; the peak memory of each side
 process; the results also go to ``bench/results-figures.json``. Last, the app's queries at 100,000 persons, each
 run again with SQLite's plan, slowest first: where a release's time goes.
 
-    .venv/bin/python bench/figures.py [--rounds 7] [--per-round 1] [--regenerate]
+    .venv/bin/python bench/figures.py [--rounds 7] [--per-round 1] [--regenerate] [--sizes 1000,100000]
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from _bench import generate_into, log, ms, quartiles, setup_django, verdict  # n
 
 GOAL_RATIO = 1.0  # app / pandas at the large size
 GOAL_GROWTH = 20.0  # app at the large size / app at the small size
-SMALL, LARGE = 1_000, 100_000
+SIZES = (1_000, 100_000)  # --sizes: smaller for a smoke run
 RESULTS = BENCH_DIR / "results-figures.json"
 
 Key = tuple[tuple[str, str], ...]  # as waystation.figures.disclosure.Key: (dimension, code) pairs, sorted
@@ -438,16 +438,19 @@ class Worker(_bench.Worker):
 
 # --- the driver ----------------------------------------------------------------------------------------------------
 
-VARIANTS = [(side, size) for size in (SMALL, LARGE) for side in ("app", "pandas")]
+
+def variants(sizes: tuple[int, int]) -> list[tuple[str, int]]:
+    return [(side, size) for size in sizes for side in ("app", "pandas")]
 
 
 def measure(workers: dict[int, Worker], rounds: int, per_round: int, seed: int = 7) -> dict[tuple[str, int], Any]:
     """Rounds in which each variant (side and size) runs ``per_round`` times, in a new random order each round (so
     that a slow spell of the machine falls on all alike); one warm-up round first, not counted."""
     rng = random.Random(seed)  # noqa: S311 - the order of the runs, not a secret
-    times: dict[tuple[str, int], list[float]] = {variant: [] for variant in VARIANTS}
+    large = max(workers)
+    times: dict[tuple[str, int], list[float]] = {variant: [] for variant in variants((min(workers), large))}
     round_ratios: list[float] = []
-    order = list(VARIANTS)
+    order = list(times)
     for index in range(rounds + 1):
         rng.shuffle(order)
         this_round = {(side, size): workers[size].time(side, per_round) for side, size in order}
@@ -457,7 +460,7 @@ def measure(workers: dict[int, Worker], rounds: int, per_round: int, seed: int =
         for variant, values in this_round.items():
             times[variant].extend(values)
         round_ratios.append(
-            statistics.median(this_round[("app", LARGE)]) / statistics.median(this_round[("pandas", LARGE)])
+            statistics.median(this_round[("app", large)]) / statistics.median(this_round[("pandas", large)])
         )
         log(f"  round {index}/{rounds}")
     return {"times": times, "round_ratios": sorted(round_ratios)}
@@ -468,6 +471,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--per-round", type=int, default=1)
     parser.add_argument("--regenerate", action="store_true", help="make both databases and exports again")
+    _bench.add_sizes_option(parser, SIZES)
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--memory", nargs=2, help=argparse.SUPPRESS)
@@ -487,33 +491,40 @@ def main() -> None:
         memory(args.memory[0], int(args.memory[1]))
         return
 
-    made = {size: ensure_generated(size, args.regenerate) for size in (SMALL, LARGE)}
+    small, large = args.sizes
+    made = {size: ensure_generated(size, args.regenerate) for size in args.sizes}
     log("bench: checking that pandas computes the app's tables, cell for cell, at each size ...")
-    workers = {size: Worker(size) for size in (SMALL, LARGE)}
+    workers = {size: Worker(size) for size in args.sizes}
     try:
         log(f"bench: {args.rounds} rounds, each variant {args.per_round}x a round, in random order ...")
         measured = measure(workers, args.rounds, args.per_round)
-        queries = workers[LARGE].trace()
+        queries = workers[large].trace()
     finally:
         for w in workers.values():
             w.close()
     log("bench: peak memory, each side alone in a fresh process ...")
-    peaks = {variant: measure_memory(*variant) for variant in VARIANTS}
-    report(made, measured, peaks, args.rounds, args.per_round)
-    report_trace(queries)
+    peaks = {variant: measure_memory(*variant) for variant in variants(args.sizes)}
+    report(made, measured, peaks, args.rounds, args.per_round, args.sizes)
+    report_trace(queries, large)
 
 
 def report(
-    made: dict[int, Any], samples: dict[str, Any], peaks: dict[tuple[str, int], Any], rounds: int, per: int
+    made: dict[int, Any],
+    samples: dict[str, Any],
+    peaks: dict[tuple[str, int], Any],
+    rounds: int,
+    per: int,
+    sizes: tuple[int, int],
 ) -> None:
     """Print the medians, memory, ratios and verdicts; write them to ``RESULTS`` as issue 7's results expect."""
+    small, large = sizes
     times = samples["times"]
     median = {variant: statistics.median(values) for variant, values in times.items()}
     print(
         f"Figures: a full release of every indicator (app: release_all, stored and audited) against pandas (read_csv "
         f"of the export + the same tables, checked equal cell for cell); {rounds} rounds x {per}, random order"
     )
-    for side, size in VARIANTS:
+    for side, size in variants(sizes):
         low, high = quartiles(times[(side, size)]) if len(times[(side, size)]) > 1 else (median[(side, size)],) * 2
         peak = peaks[(side, size)]
         print(
@@ -521,17 +532,18 @@ def report(
             f"{ms(high).strip()}  peak memory +{(peak['rss_peak_kib'] - peak['rss_before_kib']) / 1024:.0f} MiB "
             f"resident (of {peak['rss_peak_kib'] / 1024:.0f}), Python {peak['python_peak_kib'] / 1024:.0f} MiB"
         )
-    ratio = median[("app", LARGE)] / median[("pandas", LARGE)]
-    growth = median[("app", LARGE)] / median[("app", SMALL)]
+    ratio = median[("app", large)] / median[("pandas", large)]
+    growth = median[("app", large)] / median[("app", small)]
     ratios = samples["round_ratios"]
     print(
-        f"  app / pandas at {LARGE:,}: {ratio:.3f}x  (per-round: median {statistics.median(ratios):.3f}, "
+        f"  app / pandas at {large:,}: {ratio:.3f}x  (per-round: median {statistics.median(ratios):.3f}, "
         f"range {ratios[0]:.3f}-{ratios[-1]:.3f})  {verdict(ratio, GOAL_RATIO)}"
     )
-    print(f"  app {LARGE:,} / app {SMALL:,}: {growth:.2f}x  {verdict(growth, GOAL_GROWTH)}")
-    print(f"  (databases made {made[SMALL]['made']} and {made[LARGE]['made']})")
-    measured: dict[str, Any] = {f"{side}_{size}_median_s": round(median[(side, size)], 4) for side, size in VARIANTS}
-    measured |= {f"{side}_{size}_peak_rss_kib": peaks[(side, size)]["rss_peak_kib"] for side, size in VARIANTS}
+    print(f"  app {large:,} / app {small:,}: {growth:.2f}x  {verdict(growth, GOAL_GROWTH)}")
+    print(f"  (databases made {made[small]['made']} and {made[large]['made']})")
+    measured: dict[str, Any] = {"small": small, "large": large}
+    measured |= {f"{side}_{size}_median_s": round(median[(side, size)], 4) for side, size in variants(sizes)}
+    measured |= {f"{side}_{size}_peak_rss_kib": peaks[(side, size)]["rss_peak_kib"] for side, size in variants(sizes)}
     measured |= {"rounds": rounds, "per_round": per}
     results = [
         {"name": "figures_release_vs_pandas", **measured, "ratio": round(ratio, 4), "goal": GOAL_RATIO}
@@ -543,11 +555,11 @@ def report(
     print(f"  results written to {RESULTS.relative_to(BENCH_DIR.parent)}")
 
 
-def report_trace(queries: list[dict[str, Any]]) -> None:
+def report_trace(queries: list[dict[str, Any]], large: int) -> None:
     """The app's queries at the large size, slowest first, each with its plan (repeated steps shown once)."""
     total = sum(query["seconds"] for query in queries)
     print(
-        f"\n  The app's queries at {LARGE:,} persons, run again (best of 3): {len(queries)}, {ms(total).strip()} in all"
+        f"\n  The app's queries at {large:,} persons, run again (best of 3): {len(queries)}, {ms(total).strip()} in all"
     )
     for query in sorted(queries, key=lambda q: -q["seconds"]):
         print(f"  {ms(query['seconds'])}  {query['indicator']}")

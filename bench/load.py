@@ -197,14 +197,18 @@ def summarise(records: list[Any], users: int, seconds: int) -> dict[str, Any]:
     start = ready[-1] if len(ready) == users else float("inf")
     work = [r for r in records if r[0] not in ("sign-in", SIGNED_IN) and start <= r[2] < start + seconds]
     times = [r[1] for r in work]
+    # The run stops at ramp + seconds: sign-ins slower than the ramp leave a shorter window than asked for.
+    last = max((r[2] for r in records), default=start)
+    window = max(0.0, min(float(seconds), last - start)) if work else 0.0
     return {
+        "window_s": window,
         "signed_in": len(ready),
         "ramp_s": ready[-1] - min(r[2] for r in records) if ready else float("nan"),
         "requests": len(work),
         "failed": sum(1 for r in records if r[3]),
         "median_ms": statistics.median(times) if times else float("nan"),
         "p95_ms": percentile(times, 0.95) if times else float("nan"),
-        "per_second": len(work) / seconds,
+        "per_second": len(work) / window if window else float("nan"),
         "by_name": {
             name: round(statistics.median([r[1] for r in work if r[0] == name]), 1) for name in {r[0] for r in work}
         },
@@ -252,6 +256,7 @@ def main() -> None:
         server.wait(timeout=60)
 
     ratio = busy["p95_ms"] / quiet["median_ms"]
+    cut_short = busy["window_s"] < args.seconds * 0.9  # the ratio then measures the tail of the sign-ins
     print(
         f"\nLoad: {args.persons:,} persons on PostgreSQL, `waystation serve` ({args.threads} threads), "
         f"{args.users} users ({', '.join(f'{n} {r}s' for r, n in MIX.items())}) for {args.seconds} s"
@@ -262,6 +267,11 @@ def main() -> None:
         f"({busy['requests']} requests, {busy['per_second']:.1f} per second)"
     )
     print(f"  p95 / unloaded median  {ratio:.2f}x  {verdict(ratio, GOAL_P95)}")
+    if cut_short:
+        print(
+            f"  NOT MEASURED as asked: the signing in took {busy['ramp_s']:.0f} s of the {args.ramp} s allowed "
+            f"(--ramp), which left {busy['window_s']:.0f} s of the {args.seconds} s under load"
+        )
     clean = busy["failed"] == quiet["failed"] == 0 and busy["signed_in"] == args.users and quiet["signed_in"] == 4
     print(
         f"  failed requests        {busy['failed']} under load, {quiet['failed']} unloaded; signed in "
@@ -278,9 +288,11 @@ def main() -> None:
             "unloaded_median_ms": quiet["median_ms"],
             "p95_ms": busy["p95_ms"],
             "per_second": busy["per_second"],
+            "window_s": round(busy["window_s"], 1),
+            "sign_in_s": round(busy["ramp_s"], 1),
             "ratio": round(ratio, 2),
             "goal": GOAL_P95,
-            "meets": ratio <= GOAL_P95,
+            "meets": None if cut_short else ratio <= GOAL_P95,
         },
         {
             "name": "load_failed_requests",

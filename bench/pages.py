@@ -198,7 +198,7 @@ def _listed(text: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--databases", default=",".join(DATABASES), help="sqlite, postgresql or both (default)")
-    parser.add_argument("--sizes", default="1000,100000", help="the small and the large size (default 1000,100000)")
+    _bench.add_sizes_option(parser, (1_000, 100_000))
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--per-round", type=int, default=3)
     parser.add_argument("--regenerate", action="store_true", help="make the databases again")
@@ -211,7 +211,7 @@ def main() -> None:
     databases = _listed(args.databases)
     if unknown := [d for d in databases if d not in DATABASES]:
         parser.error(f"unknown database {unknown[0]!r}: use sqlite, postgresql or both")
-    small, large = (int(size) for size in _listed(args.sizes))
+    small, large = args.sizes
     keys = [(database, size) for database in databases for size in (small, large)]
     made = {key: ensure(*key, args.regenerate) for key in keys}
     workers = {(database, size): Worker(size, database) for database, size in keys}

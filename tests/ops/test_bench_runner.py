@@ -59,3 +59,70 @@ def test_only_runs_the_scripts_named(tmp_path: Path) -> None:
     call_command("bench", "--bench-dir", str(tmp_path), "--only", "intake", stdout=io.StringIO(), stderr=io.StringIO())
     rows = json.loads((tmp_path / "results.json").read_text())
     assert [(r["script"], r["rows"]) for r in rows] == [("intake", 100_000)]  # no --smoke: the script's own sizes
+
+
+def _intake_with_ratio(ratio: float) -> str:
+    return INTAKE.replace('"ratio": 2.5', f'"ratio": {ratio}')
+
+
+# A stand-in for bench/linkage.py that measures: one result.
+LINKAGE = """
+import json, pathlib
+here = pathlib.Path(__file__).parent
+result = {"name": "linkage_f1_febrl3", "f1": 0.995, "ratio": None, "goal": 0.99, "meets": True}
+(here / "results-linkage.json").write_text(json.dumps([result]))
+"""
+
+
+def test_only_replaces_that_scripts_rows_and_keeps_the_others(tmp_path: Path) -> None:
+    (tmp_path / "intake.py").write_text(INTAKE)
+    (tmp_path / "linkage.py").write_text(LINKAGE)
+    quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
+    call_command("bench", "--bench-dir", str(tmp_path), **quiet)
+    first = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["name"], r["ratio"]) for r in first] == [
+        ("linkage_f1_febrl3", None),
+        ("intake_import_vs_bulk_create", 2.5),
+    ]
+
+    (tmp_path / "intake.py").write_text(_intake_with_ratio(2.75))
+    (tmp_path / "linkage.py").write_text(BROKEN)  # would replace its row with a failure, were it run
+    call_command("bench", "--bench-dir", str(tmp_path), "--only", "intake", **quiet)
+
+    rows = json.loads((tmp_path / "results.json").read_text())
+    linkage, intake = rows  # the suite's order kept
+    assert linkage == first[0]  # the earlier run's row, untouched, with when it was measured
+    assert intake["ratio"] == 2.75 and intake["measured"] >= linkage["measured"]
+    table = (tmp_path / "results.md").read_text()
+    assert "| linkage_f1_febrl3 | linkage | — | 0.99 | PASS |" in table
+    assert "| intake_import_vs_bulk_create | intake | 2.75 | 3 | PASS |" in table
+    assert "Not run for these results: case_page, case_list, figures, sync, load." in table
+
+
+def test_only_keeps_no_smoke_rows_in_a_full_run_nor_full_ones_in_a_smoke_run(tmp_path: Path) -> None:
+    (tmp_path / "intake.py").write_text(INTAKE)
+    (tmp_path / "linkage.py").write_text(LINKAGE)
+    quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
+    call_command("bench", "--smoke", "--bench-dir", str(tmp_path), **quiet)
+    assert all(row["smoke"] is True for row in json.loads((tmp_path / "results.json").read_text()))
+
+    call_command("bench", "--bench-dir", str(tmp_path), "--only", "intake", **quiet)
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["script"], r.get("smoke")) for r in rows] == [("intake", None)]  # the smoke linkage row is gone
+
+    call_command("bench", "--smoke", "--bench-dir", str(tmp_path), "--only", "linkage", **quiet)
+    rows = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["script"], r.get("smoke")) for r in rows] == [("linkage", True)]
+
+
+def test_every_smoke_option_is_one_the_real_script_has() -> None:
+    """Each real script's --help lists every option SMOKE_OPTIONS gives it: a smoke run never generates the full
+    100,000-person databases because an option is misspelt or missing (sync's was --smoke for its --small)."""
+    from waystation.ops import bench
+
+    folder = bench.default_bench_dir()
+    for script in bench.scripts_in(folder, []):
+        chosen = bench.smoke_args(script)
+        assert not bench.unsupported_smoke(script, chosen), (script.name, chosen)
+    assert "--sizes" in bench.smoke_args(folder / "case_list.py")
+    assert "--sizes" in bench.smoke_args(folder / "figures.py")

@@ -5,7 +5,7 @@ same command runs again to its end.
 Each test has an installation of its own (``fault_home.py``, SQLite) and runs ``waystation ...`` in a child process,
 as an operator would. The moment to kill is found from outside: a progress line (import), the backup's temporary
 file appearing (backup), or the database's write lock being held (shred: the whole shred is one write transaction).
-PostgreSQL restarting under load is not tested here (see the report in docs/deploy.md, "Faults").
+PostgreSQL restarting under load: ``test_pg_restart.py``.
 """
 
 from __future__ import annotations

@@ -28,15 +28,15 @@ SCRIPTS = ("case_page", "case_list", "pages", "figures", "linkage", "intake", "s
 # --smoke: each script's smallest sizes and fewest rounds, among the options it has (checked against its --help).
 SMOKE_OPTIONS: dict[str, list[str]] = {
     "case_page": ["--rounds", "2", "--per-round", "1"],  # its quartiles need two rounds
-    "case_list": ["--rounds", "2", "--per-round", "1"],
-    "pages": ["--databases", "sqlite", "--sizes", "200,400", "--rounds", "2", "--per-round", "1"],
-    "figures": ["--rounds", "1", "--per-round", "1"],
+    "case_list": ["--rounds", "2", "--per-round", "1", "--sizes", "200,1000"],
+    "pages": ["--databases", "sqlite", "--sizes", "200,1000", "--rounds", "2", "--per-round", "1"],
+    "figures": ["--rounds", "1", "--per-round", "1", "--sizes", "200,1000"],
     "linkage": ["--rounds", "1", "--korean-persons", "200", "--skip-speed"],
     "intake": ["--rows", "200", "--rounds", "1"],
-    "sync": ["--smoke", "--rounds", "1"],
+    "sync": ["--small", "--rounds", "1"],
     "load": ["--persons", "2000", "--seconds", "20", "--unloaded-seconds", "10"],
 }
-RESERVED = ("name", "script", "ratio", "goal", "meets")
+RESERVED = ("name", "script", "ratio", "goal", "meets", "measured", "smoke")
 
 
 def default_bench_dir() -> Path:
@@ -108,7 +108,9 @@ def run_script(script: Path, args: list[str], log: Callable[[str], None]) -> Scr
     return run
 
 
-def collect(runs: list[ScriptRun]) -> list[dict[str, Any]]:
+def collect(runs: list[ScriptRun], *, measured: str, smoke: bool) -> list[dict[str, Any]]:
+    """This run's rows, each with when it was ``measured`` (and ``smoke: true`` in a smoke run)."""
+    stamp = {"measured": measured} | ({"smoke": True} if smoke else {})
     rows: list[dict[str, Any]] = []
     for run in runs:
         for item in run.results:
@@ -116,13 +118,36 @@ def collect(runs: list[ScriptRun]) -> list[dict[str, Any]]:
                 {"name": item["name"], "script": run.script}
                 | {k: v for k, v in item.items() if k not in RESERVED}
                 | {"ratio": item.get("ratio"), "goal": item.get("goal"), "meets": item.get("meets")}
+                | stamp
             )
         if run.problem:
             rows.append(
                 {"name": run.script, "script": run.script, "ratio": None, "goal": None, "meets": None}
                 | {"problem": run.problem}
+                | stamp
             )
     return rows
+
+
+def merged(bench_dir: Path, rows: list[dict[str, Any]], ran: list[str], *, smoke: bool) -> list[dict[str, Any]]:
+    """``--only``: the rows of an existing ``results.json`` of the same kind (smoke or not) from the scripts that did
+    not run, with this run's rows in place of those that did, in the suite's order of scripts."""
+    try:
+        loaded = json.loads((bench_dir / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return rows
+    if not isinstance(loaded, list):
+        return rows
+    kept = [
+        row
+        for row in loaded
+        if isinstance(row, dict)
+        and isinstance(row.get("script"), str)
+        and row["script"] not in ran
+        and bool(row.get("smoke")) == smoke
+    ]
+    order = {name: i for i, name in enumerate(SCRIPTS)}
+    return sorted(kept + rows, key=lambda row: order.get(row["script"], len(order)))  # stable: each script's order
 
 
 def machine() -> dict[str, Any]:
@@ -177,20 +202,27 @@ def _figures(row: dict[str, Any]) -> str:
 
 def markdown(rows: list[dict[str, Any]], info: dict[str, Any], *, smoke: bool) -> str:
     verdict = {True: "PASS", False: "FAIL", None: "not measured"}
+    earlier = sorted({str(row["measured"]) for row in rows if row.get("measured", info["date"]) != info["date"]})
     lines = [
         "# Benchmark results" + (" (smoke run: harness only, the figures mean nothing)" if smoke else ""),
         "",
         f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram_gib']} GiB RAM; {info['system']}; Python "
         f"{info['python']}, SQLite {info['sqlite']}; {info['date']}.",
         "",
-        "| benchmark | script | ratio | goal | result | figures |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| benchmark | script | ratio | goal | result | figures | measured |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
+    if earlier:  # --only kept the other scripts' rows of an earlier run, maybe on another machine
+        lines[3:3] = [f"Some rows are from earlier runs ({', '.join(earlier)}): see their `measured` column.", ""]
+    absent = [name for name in SCRIPTS if name not in {row["script"] for row in rows}]
+    if absent:  # --only, with no earlier rows of theirs to keep
+        lines[3:3] = [f"Not run for these results: {', '.join(absent)}.", ""]
     for row in rows:
         figures = row.get("problem") or _figures(row)
         lines.append(
             f"| {_cell(row['name'])} | {row['script']} | {_cell(row.get('ratio'))} | {_cell(row.get('goal'))} | "
-            f"{verdict.get(row.get('meets'), _cell(row.get('meets')))} | {_cell(figures)} |"
+            f"{verdict.get(row.get('meets'), _cell(row.get('meets')))} | {_cell(figures)} | "
+            f"{_cell(row.get('measured'))} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -28,3 +28,16 @@ def audit_unavailable(monkeypatch: Any) -> Iterator[None]:
         yield
     finally:
         monkeypatch.undo()
+
+
+@contextmanager
+def database_down() -> Iterator[None]:
+    """While inside, every query of this thread fails as on a database that stopped (OperationalError)."""
+    from unittest import mock
+
+    from django.db import connection
+    from django.db.utils import OperationalError
+
+    refused = OperationalError("connection to server at 127.0.0.1 failed: Connection refused (fictional outage)")
+    with mock.patch.object(connection, "cursor", side_effect=refused):
+        yield

@@ -31,9 +31,10 @@ def _nav_items(request: HttpRequest) -> list[dict[str, object]]:
     return items
 
 
+def site_without_user() -> dict[str, Any]:
+    """What every page's frame needs that does not depend on the user (nor on the database)."""
+    return {"QUICK_EXIT_URL": settings.QUICK_EXIT_URL, "LANGUAGES": settings.LANGUAGES}
+
+
 def site(request: HttpRequest) -> dict[str, Any]:
-    return {
-        "QUICK_EXIT_URL": settings.QUICK_EXIT_URL,
-        "LANGUAGES": settings.LANGUAGES,
-        "nav_items": _nav_items(request),
-    }
+    return site_without_user() | {"nav_items": _nav_items(request)}

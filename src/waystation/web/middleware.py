@@ -138,14 +138,17 @@ class SecurityHeadersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault(
-            "Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"
-        )
-        if not request.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-store"
-        return response
+        return protect(request, self.get_response(request))
+
+
+def protect(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """SecurityHeadersMiddleware's headers, also for an answer made outside it (the database-unavailable page, when
+    SessionMiddleware fails on the way out)."""
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+    if not request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _has_nul(data: QueryDict) -> bool:

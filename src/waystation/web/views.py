@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.db import InterfaceError, OperationalError
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -31,6 +36,8 @@ from waystation.network.selectors import (
     present_persons,
     stations_with_occupancy,
 )
+from waystation.web.context import site_without_user
+from waystation.web.middleware import API_PREFIX, protect
 from waystation.web.types import AuthedHttpRequest
 
 logger = logging.getLogger(__name__)
@@ -101,6 +108,8 @@ def _error(request: HttpRequest, status: int, template: str) -> HttpResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if database_went_away(exception):  # SessionInterrupted: the session could not be saved, the database being down
+        return database_unavailable(request)
     return _error(request, 400, "web/error.html")
 
 
@@ -113,4 +122,45 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if database_went_away(sys.exception()):  # Django calls this while handling the exception
+        return database_unavailable(request)
     return _error(request, 500, "web/error.html")
+
+
+# The database cannot be reached (stopped, restarting, the network to it down), or SQLite's lock stayed taken: the
+# request is refused, 503, and the next one connects again (``conn_health_checks`` in settings).
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 30
+UNAVAILABLE = gettext_lazy(
+    "Waystation cannot reach its database right now. Try again in a minute; if you were saving something, look "
+    "whether it was saved before you enter it again."
+)
+
+
+def database_went_away(exception: BaseException | None) -> bool:
+    """Whether ``exception`` is, or was raised while handling, a database that cannot be reached. Django turns some
+    into other errors: a session it cannot save at the end of a request (SessionMiddleware) is a SessionInterrupted,
+    400, raised while handling the OperationalError."""
+    seen = 0
+    while exception is not None and seen < 10:
+        if isinstance(exception, DATABASE_UNAVAILABLE):
+            return True
+        exception, seen = exception.__cause__ or exception.__context__, seen + 1
+    return False
+
+
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with a page that needs no database: no user, no session, no messages (each of those is a query that
+    would fail again). The JSON API gets its refusal as JSON."""
+    if request.path.startswith(API_PREFIX):
+        response: HttpResponse = JsonResponse({"detail": str(UNAVAILABLE)}, status=503)
+    else:
+        context = site_without_user() | {
+            "status": 503,
+            "unavailable": UNAVAILABLE,
+            "request": request,
+            "csrf_token": get_token(request),
+        }
+        response = HttpResponse(render_to_string("web/error.html", context), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return protect(request, response)

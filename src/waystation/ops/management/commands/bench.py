@@ -24,7 +24,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--smoke", action="store_true", help="smallest sizes and fewest rounds (for CI)")
         parser.add_argument(
-            "--only", action="append", default=[], metavar="NAME", help="run only this script (repeatable)"
+            "--only",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="run only this script (repeatable); its rows replace its old ones in bench/results.json and .md, "
+            "the other scripts' rows stay",
         )
         parser.add_argument(
             "--bench-dir", metavar="DIR", help="the benchmarks' folder (default: bench/ of the checkout)"
@@ -52,8 +57,11 @@ class Command(BaseCommand):
                 + (f" ({run.problem})" if run.problem else f", {len(run.results)} results")
             )
             runs.append(run)
-        rows = bench.collect(runs)
-        bench.write_outputs(folder, rows, bench.machine(), smoke=smoke)
+        info = bench.machine()
+        rows = bench.collect(runs, measured=info["date"], smoke=smoke)
+        if only:  # the other scripts' rows of the last run stay
+            rows = bench.merged(folder, rows, [run.script for run in runs], smoke=smoke)
+        bench.write_outputs(folder, rows, info, smoke=smoke)
         if options["json"]:
             self.stdout.write(json.dumps(rows, indent=1, ensure_ascii=False))
         else:
