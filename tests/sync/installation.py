@@ -463,7 +463,7 @@ def serve() -> None:
         answers.flush()
 
 
-STEPS: dict[str, Any] = {
+STEPS = {
     "setup": setup,
     "station": station,
     "register": register,
@@ -471,16 +471,20 @@ STEPS: dict[str, Any] = {
     "edit": edit,
     "conflicts": conflicts,
     "stations": stations,
-    "act": act,
-    "export": export,
-    "import": import_,
-    "scope": scope,
-    "command": command,
-    "persons": persons,
-    "hold": hold,
-    "snapshot": snapshot,
-    "restore": restore,
 }
+STEPS.update(  # the stateful test's
+    {
+        "act": act,
+        "export": export,
+        "import": import_,
+        "scope": scope,
+        "command": command,
+        "persons": persons,
+        "hold": hold,
+        "snapshot": snapshot,
+        "restore": restore,
+    }
+)
 
 if __name__ == "__main__":
     _django()

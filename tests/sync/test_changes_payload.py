@@ -312,3 +312,21 @@ def test_two_open_movements_made_at_once_are_kept_one_set_aside_in_conflict(
     # The same payload again changes nothing more.
     again = receive_payload(payload, keyring=keyring_for(coordinator), actor=coordinator, peer=HUB)
     assert again.applied == 0 and Conflict.objects.filter(resolved_at__isnull=True).count() == 1
+
+
+def test_choosing_the_open_status_of_a_movement_set_aside_is_refused_while_the_other_is_open(
+    world: SimpleNamespace,
+) -> None:
+    from waystation.lib.errors import ServiceError
+    from waystation.sync.changes.conflicts import conflict_resolve
+
+    test_two_open_movements_made_at_once_are_kept_one_set_aside_in_conflict(
+        world, "ffffffff-ffff-4fff-bfff-ffffffffffff"
+    )
+    conflict = Conflict.objects.get(field="status", resolved_at__isnull=True)
+    open_one = next(v for v in conflict.versions if v[3] == "under_way")
+    with pytest.raises(ServiceError, match="one way at a time"):
+        conflict_resolve(actor=world.coordinator, conflict=conflict, hlc=open_one[2])
+    conflict.refresh_from_db()
+    assert conflict.resolved_at is None
+    assert Movement.objects.get(uid="ffffffff-ffff-4fff-bfff-ffffffffffff").status == "failed"
