@@ -2,7 +2,7 @@
 step by step in a process of its own: Django is bound to one data folder a process, and a hub and a station are two.
 
     python tests/sync/installation.py STEP [ARGUMENTS...]     (WAYSTATION_HOME names the installation)
-    python tests/sync/installation.py serve                   (many steps, one process)
+    python tests/sync/installation.py serve                   (many steps, one process: ``Served``)
 
 A step prints one line of JSON. ``serve`` starts Django once and answers many: it reads one JSON command a line on
 standard input, ``{"step": NAME, "args": [...]}``, and answers one JSON line on standard output, ``{"ok": RESULT}``
@@ -15,11 +15,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import traceback
+import weakref
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+DATABASE = "waystation.sqlite3"  # in the data folder (settings.DATABASES without DATABASE_URL)
 _PRIVATE: dict[tuple[str, str], Any] = {}  # (username, password) -> private key, opened once a process
 
 
@@ -461,6 +464,51 @@ def serve() -> None:
             answer = {"error": traceback.format_exc()}
         answers.write(json.dumps(answer) + "\n")
         answers.flush()
+
+
+def new_home(home: Path, migrated: Path) -> Path:
+    """A new installation's data folder, its database a copy of a migrated one (``conftest.migrated_database``)."""
+    home.mkdir(mode=0o700)
+    shutil.copy2(migrated, home / DATABASE)
+    return home
+
+
+class Served:
+    """The test's side of ``serve``: one installation's process (``env`` names its data folder);
+    ``served(step, *args)`` returns what the step returns, and fails the test with the traceback of a step that
+    failed. The process ends when its standard input is closed (``close``, or when this object is collected)."""
+
+    def __init__(self, name: str, env: dict[str, str], log: IO[str] | None = None) -> None:
+        self.name = name
+        self.process = subprocess.Popen(  # noqa: S603
+            [sys.executable, __file__, "serve"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            encoding="utf-8",
+        )
+        self._finalizer = weakref.finalize(self, _end, self.process)
+
+    def __call__(self, step: str, *args: Any) -> Any:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"step": step, "args": list(args)}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, f"{self.name} stopped answering (see its standard error)"
+        answer = json.loads(line)
+        assert "error" not in answer, f"{self.name} failed at {step}{args}:\n{answer['error']}"
+        return answer["ok"]
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _end(process: subprocess.Popen[str]) -> None:
+    if process.stdin is not None:
+        process.stdin.close()
+    process.wait(timeout=60)
 
 
 STEPS = {

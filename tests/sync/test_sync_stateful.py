@@ -15,23 +15,20 @@ any order, duplicated and dropped. After a full exchange:
 - a shredded case is shredded everywhere, and none of its sensitive values is left in a record, a state, the log or
   an open conflict of any installation.
 
-Cost: the installations are set up once for the module and copied back before each example; each example is a few
+Cost: the installations are set up once for the module (from the session's migrated database, ``conftest``) and
+copied back before each example; each example is a few
 seconds. In CI a few short examples run (profile ``sync-stateful-ci``); for a longer search run
 
     WAYSTATION_SYNC_STATEFUL=long .venv/bin/pytest -q -p no:cacheprovider tests/sync/test_sync_stateful.py
 
-(profile ``sync-stateful-long``: 60 examples of up to 40 steps, about 15 minutes). The installations use SQLite
+(profile ``sync-stateful-long``: 60 examples of up to 40 steps, 7 to 10 minutes). The installations use SQLite
 whatever ``DATABASE_URL`` says (each its own file), so the test runs in the SQLite pass only.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -47,8 +44,8 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from installation import Served, new_home
 
-STEPS = Path(__file__).with_name("installation.py")
 HUB, S1, S2 = "hub", "ALDER", "BIRCH"
 STATIONS = (S1, S2)
 ELSEWHERE = "CEDAR"  # a station no installation serves: a woman moved there leaves both stations' scope
@@ -58,7 +55,6 @@ ACCOUNTS = {
     S2: ("birchcoord", "fictional-birch-passphrase-3"),
 }
 NAMES = ["가상 하나", "가상 둘", "가상 셋", "가상 넷"]  # clearly fictional
-DATABASE = "waystation.sqlite3"
 EDITS = [
     ("birth_year", 1988),
     ("birth_year", 1992),
@@ -82,56 +78,25 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-class Installation:
-    """One installation's long-lived process: ``installation("step", *args)`` sends a command, returns its answer."""
+class Installation(Served):
+    """One installation's long-lived process, with its coordinator's account."""
 
     def __init__(self, name: str, home: Path, log: IO[str]) -> None:
-        home.mkdir(mode=0o700, exist_ok=True)
-        self.name, self.home = name, home
+        self.home = home
         self.user, self.password = ACCOUNTS[name]
         env = os.environ | {"WAYSTATION_HOME": str(home), "WAYSTATION_DEV_HTTP": "1", "LANGUAGE": "en"}
         env.pop("DATABASE_URL", None)  # each its own SQLite file: three installations, not three views of one
-        self.process = subprocess.Popen(  # noqa: S603
-            [sys.executable, str(STEPS), "serve"],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            encoding="utf-8",
-        )
-
-    def __call__(self, step: str, *args: Any) -> Any:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps({"step": step, "args": list(args)}) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        assert line, f"{self.name} stopped answering (its output is in the test's log file)"
-        answer = json.loads(line)
-        assert "error" not in answer, f"{self.name} failed at {step}{args}:\n{answer['error']}"
-        return answer["ok"]
+        super().__init__(name, env, log)
 
     def as_user(self, step: str, *args: Any) -> Any:
         return self(step, self.user, self.password, *args)
 
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        self.process.wait(timeout=60)
-
 
 class Network:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, migrated: Path) -> None:
         self.folder = folder
         self.log = (folder / "installations.log").open("w", encoding="utf-8")
-        # Migrating takes most of the set-up: the hub migrates, the stations start from a copy of its new database
-        # (the same tables, triggers and migration records; nothing of an installation's own is made yet).
-        self.at = {HUB: Installation(HUB, folder / "hub", self.log)}
-        self.at[HUB]("snapshot", str(folder / "migrated"))
-        for code in STATIONS:
-            (folder / code.lower()).mkdir(mode=0o700)
-            shutil.copy2(folder / "migrated" / DATABASE, folder / code.lower() / DATABASE)
-            self.at[code] = Installation(code, folder / code.lower(), self.log)
+        self.at = {name: Installation(name, new_home(folder / name.lower(), migrated), self.log) for name in ACCOUNTS}
         self.bundles = itertools.count(1)
         self._set_up()
 
@@ -155,7 +120,7 @@ class Network:
 
     def export(self, sender: str, to: str) -> dict[str, Any]:
         path = self.folder / f"bundle-{next(self.bundles)}-{sender}-to-{to}.bundle".lower()
-        exported = self.at[sender].as_user("export", HUB.lower() if to == HUB else to, str(path))
+        exported = self.at[sender].as_user("export", to, str(path))  # the peers are named hub, ALDER, BIRCH
         return {"path": str(path), "from": sender, "to": to, "scope": exported["scope"]}
 
     def deliver(self, bundle: dict[str, Any]) -> dict[str, Any]:
@@ -174,8 +139,8 @@ class Network:
 
 
 @pytest.fixture(scope="module")
-def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
-    made = Network(tmp_path_factory.mktemp("sync-stateful"))
+def network(tmp_path_factory: pytest.TempPathFactory, migrated_database: Path) -> Iterator[Network]:
+    made = Network(tmp_path_factory.mktemp("sync-stateful"), migrated_database)
     yield made
     made.close()
 
