@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import time
 import uuid
@@ -278,3 +279,54 @@ def test_an_exporter_whose_keys_cannot_open_a_case_is_told_which(world: SimpleNa
     world.person_at_b  # noqa: B018 - a case keeper A holds no key to
     with pytest.raises(CannotExport, match=world.person_at_b.case_code):
         build_payload(keyring=keyring_for(world.keeper_a), peer=HUB, station_uids=None)
+
+
+@pytest.mark.parametrize("remote_uid", ["00000000-0000-4000-8000-000000000001", "ffffffff-ffff-4fff-bfff-ffffffffffff"])
+def test_two_open_movements_made_at_once_are_kept_one_set_aside_in_conflict(
+    world: SimpleNamespace, remote_uid: str
+) -> None:
+    """Here she is sent from A to C while another installation, not knowing, sends her from A to B: the database
+    takes one open movement a person. Both movements are kept; the one with the greater global id (the same one at
+    every installation, whichever arrives first) is set aside as failed by a logged write that has seen none of its
+    versions, so that its status is an open conflict wherever the write travels, for a coordinator to settle."""
+    coordinator, person = world.coordinator, world.person_at_a
+    here = network_services.movement_plan(actor=coordinator, person=person, to_station=world.station_c, depart_now=True)
+    now = dt.datetime.now(dt.UTC)
+    fields = {"person": str(person.id), "from_station": str(world.station_a.uid),
+              "to_station": str(world.station_b.uid), "status": "under_way", "planned_at": now.isoformat(),
+              "departed_at": now.isoformat(), "expected_arrival": (now + dt.timedelta(days=3)).isoformat(),
+              "arrived_at": None, "ended_at": None, "note": ""}  # fmt: skip
+    payload = remote(entry("network.movement", remote_uid, person.id, fields, seq=1, ctx={}))
+    report = receive_payload(payload, keyring=keyring_for(coordinator), actor=coordinator, peer=HUB)
+
+    assert report.refused == 0 and report.conflicts == 1
+    there = Movement.objects.get(uid=remote_uid)
+    kept, aside = sorted([here, there], key=lambda m: str(m.uid))
+    kept.refresh_from_db()
+    aside.refresh_from_db()
+    assert kept.status == "under_way" and aside.status == "failed"
+    conflict = Conflict.objects.get(gid=str(aside.uid), field="status", resolved_at__isnull=True)
+    assert sorted(v[3] for v in conflict.versions) == ["failed", "under_way"]
+    logged = Change.objects.filter(gid=str(aside.uid), origin=log.origin()).order_by("-seq").first()
+    assert logged is not None and logged.fields == {"status": "failed"} and logged.ctx == {}
+    # The same payload again changes nothing more.
+    again = receive_payload(payload, keyring=keyring_for(coordinator), actor=coordinator, peer=HUB)
+    assert again.applied == 0 and Conflict.objects.filter(resolved_at__isnull=True).count() == 1
+
+
+def test_choosing_the_open_status_of_a_movement_set_aside_is_refused_while_the_other_is_open(
+    world: SimpleNamespace,
+) -> None:
+    from waystation.lib.errors import ServiceError
+    from waystation.sync.changes.conflicts import conflict_resolve
+
+    test_two_open_movements_made_at_once_are_kept_one_set_aside_in_conflict(
+        world, "ffffffff-ffff-4fff-bfff-ffffffffffff"
+    )
+    conflict = Conflict.objects.get(field="status", resolved_at__isnull=True)
+    open_one = next(v for v in conflict.versions if v[3] == "under_way")
+    with pytest.raises(ServiceError, match="one way at a time"):
+        conflict_resolve(actor=world.coordinator, conflict=conflict, hlc=open_one[2])
+    conflict.refresh_from_db()
+    assert conflict.resolved_at is None
+    assert Movement.objects.get(uid="ffffffff-ffff-4fff-bfff-ffffffffffff").status == "failed"

@@ -12,25 +12,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-STEPS = Path(__file__).with_name("installation.py")
+from installation import Served, new_home
+
 HUB, STATION = ("hubcoord", "fictional-hub-passphrase-1"), ("stcoord", "fictional-station-passphrase-2")
 CANARY = "가상 카나리아 E2E-7Q"  # a fictional name; its bytes must not travel in the clear
 
 
 class Installation:
     def __init__(self, home: Path, account: tuple[str, str]) -> None:
-        home.mkdir(mode=0o700)
         self.home, (self.user, self.password) = home, account
         self.env = os.environ | {"WAYSTATION_HOME": str(home), "WAYSTATION_DEV_HTTP": "1", "LANGUAGE": "en"}
         self.env.pop("DATABASE_URL", None)  # each its own SQLite file: two installations, not two views of one
+        self.served: Served | None = None
 
     def step(self, name: str, *args: str, as_user: bool = False) -> dict[str, Any]:
+        """One step of ``installation.py`` in the installation's own process (started once: Django is slow to start)."""
+        if self.served is None:
+            self.served = Served(self.home.name, self.env)
         who = (self.user, self.password) if as_user else ()
-        done = subprocess.run(  # noqa: S603
-            [sys.executable, str(STEPS), name, *who, *args], env=self.env, capture_output=True, text=True
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        result: dict[str, Any] = self.served(name, *who, *args)
         return result
 
     def command(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,8 +48,9 @@ class Installation:
         return done.stdout
 
 
-def test_a_station_and_the_hub_exchange_bundle_files(tmp_path: Path) -> None:
-    hub, station = Installation(tmp_path / "hub", HUB), Installation(tmp_path / "station", STATION)
+def test_a_station_and_the_hub_exchange_bundle_files(tmp_path: Path, migrated_database: Path) -> None:
+    hub = Installation(new_home(tmp_path / "hub", migrated_database), HUB)
+    station = Installation(new_home(tmp_path / "station", migrated_database), STATION)
     hub_key = hub.step("setup", hub.user, hub.password)["key"]
     station_key = station.step("setup", station.user, station.password)["key"]
     hub.step("station", "ALDER", as_user=True)

@@ -1,7 +1,11 @@
 """Applying a peer's changes: merge each field version into the row's state (``merge``), then make the rows show
 the winners, keep the new versions as stored (sensitive values encrypted under this installation's keys), append
 what was new to the log under its own origin (so that it is relayed, never re-stamped), open and settle conflicts,
-and forget what a received shred forgets."""
+and forget what a received shred forgets.
+
+Two installations that each sent a woman on her way at the same time made two open movements, which the database
+refuses (one way at a time): the same one of them gives way at every installation (``_open_clash``), so that all
+show the same records, and the clash stays before a coordinator as a conflict on its status."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from waystation.accounts.models import User
 from waystation.cases.models import Person
+from waystation.network.models import OPEN_MOVEMENT_STATUSES, Movement, MovementStatus
 from waystation.sync.changes import log, merge
 from waystation.sync.changes.models import Change, Conflict, RowState
 from waystation.sync.changes.registry import (
@@ -128,7 +133,53 @@ def _set_value(spec: Spec, row: Row, instance: models.Model, name: str) -> None:
     setattr(instance, f.attname, value)
 
 
-def _materialise(row: Row, actor: User) -> None:
+def _set_aside(row: Row) -> None:
+    """A local write of the movement's status as failed that has seen none of its versions (an empty context): it
+    joins them instead of replacing them, so the status is in conflict at every installation it reaches, and shows
+    "failed" (the write's clock is later than every one received) until a coordinator chooses."""
+    origin_id, seq, hlc = log.stamp()
+    failed = str(MovementStatus.FAILED)
+    row.fields["status"], _changed = merge.merge(
+        row.fields.get("status", []), merge.Version(origin_id, seq, hlc, failed)
+    )
+    row.touched.add("status")
+    Change.objects.create(
+        origin=origin_id, origin_seq=seq, hlc=hlc, model=row.label, gid=row.gid, case_id=row.case_id, ctx={},
+        fields={"status": failed},
+    )  # fmt: skip
+
+
+def _open_clash(row: Row, instance: models.Model, rows: dict[tuple[str, str], Row]) -> Row | None:
+    """When this movement, open, would be the person's second open movement: the one with the greater global id
+    gives way (``_set_aside``), the same one wherever the two meet. Returns the other row when it is the one set
+    aside (already here: its record is changed now; the caller saves its state and records its conflict)."""
+    if not isinstance(instance, Movement) or instance.status not in OPEN_MOVEMENT_STATUSES:
+        return None
+    other = (
+        Movement.objects.filter(person_id=instance.person_id, status__in=OPEN_MOVEMENT_STATUSES)
+        .exclude(uid=instance.uid)
+        .first()
+    )
+    if other is None:
+        return None
+    if row.gid > str(other.uid):
+        _set_aside(row)
+        instance.status = merge.winner(row.fields["status"]).value
+        return None
+    key = (row.label, str(other.uid))
+    if key not in rows:
+        state = RowState.objects.filter(model=row.label, gid=key[1]).first()
+        fields = log.versions_of(state.fields) if state else {}
+        rows[key] = Row(row.label, key[1], other.person_id, fields, state)
+    aside = rows[key]
+    _set_aside(aside)
+    other.status = merge.winner(aside.fields["status"]).value
+    other.save(update_fields=["status"])
+    return aside
+
+
+def _materialise(row: Row, actor: User, rows: dict[tuple[str, str], Row]) -> Row | None:
+    """Make or update the row's record from its state; the other movement set aside, if any (``_open_clash``)."""
     spec = BY_LABEL[row.label]
     manager = spec.model._default_manager
     instance = manager.filter(**{spec.gid_field: uuid.UUID(row.gid)}).first()
@@ -149,6 +200,9 @@ def _materialise(row: Row, actor: User) -> None:
         raise Unappliable(
             _("A change holds a value this installation cannot take (%(field)s).") % {"field": name}
         ) from exc
+    aside = _open_clash(row, instance, rows)
+    if not new and "status" in row.touched and "status" not in names:
+        names.append("status")
     try:
         with transaction.atomic():
             if new:
@@ -167,6 +221,7 @@ def _materialise(row: Row, actor: User) -> None:
     except crypto.Locked as exc:
         raise Unappliable(_("Your keys cannot open a case this bundle changes: import as a coordinator.")) from exc
     row.instance = instance
+    return aside
 
 
 def _link_merges(rows: list[Row]) -> None:
@@ -283,7 +338,9 @@ def apply_changes(entries: list[Entry], *, keyring: Keyring, actor: User) -> Any
                     if spec.sensitive(name):
                         row.fields[name] = merge.blanked(row.fields[name])
                 row.plain = dict.fromkeys(row.plain, "")
-            _materialise(row, actor)
+            aside = _materialise(row, actor, rows)
+            if aside is not None and all(r is not aside for r in touched):
+                touched.append(aside)  # made again from its state in turn, its conflict recorded below
         _link_merges(touched)
         for row in touched:
             _store_plaintexts(row)

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
@@ -117,8 +117,13 @@ def conflict_resolve(*, actor: User, conflict: Conflict, hlc: str) -> Conflict:
             setattr(instance, field.attname, sealed if sealed is not None else (None if field.null else ""))
         else:
             setattr(instance, field.attname, local_value(spec, conflict.field, value))
-        with log.applying():  # logged just below, as the coordinator's choice
-            instance.save(update_fields=[field.attname])
+        try:
+            with transaction.atomic(), log.applying():  # logged just below, as the coordinator's choice
+                instance.save(update_fields=[field.attname])
+        except IntegrityError:  # e.g. a movement set aside as failed, chosen open while her other way is open
+            raise ServiceError(
+                _("This value breaks a rule of the records (one way at a time for a person): end the other first.")
+            ) from None
         log.write_local(conflict.model, conflict.gid, conflict.case_id, {conflict.field: value}, settle="chosen")
         Conflict.objects.filter(pk=conflict.pk).update(resolved_by=actor)
         audit_record(
