@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from waystation.accounts.reauth import require_recent_auth
 from waystation.sync import services
 from waystation.sync.access import can_exchange, peer_for_user, require_manage_peers
-from waystation.sync.bundle import BundleRefused, max_bundle_bytes
+from waystation.sync.bundle import BundleRefused, is_kill_notice, max_bundle_bytes
 from waystation.sync.forms import EnrolForm
 from waystation.sync.identity import SyncError, identity_ensure, parse_key_string, qr_svg
 from waystation.sync.models import Peer, QueuedBundle
@@ -140,7 +140,10 @@ def _endpoint(handle: Callable[[bytes], HttpResponse]) -> Callable[[HttpRequest]
 
 
 def _queued(data: bytes) -> HttpResponse:
-    services.bundle_queue(data=data)
+    if is_kill_notice(data):  # a station's kill switch: acted on at once, it needs no private key
+        services.kill_notice_receive(actor=None, data=data)
+    else:
+        services.bundle_queue(data=data)
     return HttpResponse(_("Received."), status=202, content_type="text/plain; charset=utf-8")
 
 
