@@ -262,3 +262,26 @@ def test_the_commands_sync_now_and_process(
     assert report["pulled"] == {"sequence": 5, "applied": 1, "duplicates": 0, "conflicts": 0, "refused": 0}
     assert report["pushed_bytes"] > 0 and len(hub.received) == 1
     assert sync("process") == {"imported": 0, "refused": 0, "prepared": 0}  # no station enrolled here
+
+
+def test_the_endpoints_are_rate_limited_per_address(
+    world: SimpleNamespace, client_for: Callable[..., Any], settings: Any
+) -> None:
+    settings.SYNC_REQUESTS_PER_MINUTE = 3
+    client = client_for(None)
+
+    def post(path: str, address: str = "192.0.2.10") -> Any:
+        return client.post(path, b"not a bundle", content_type="application/octet-stream", REMOTE_ADDR=address)
+
+    answers = [post("/sync/push/"), post("/sync/pull/"), post("/sync/push/")]
+    assert [a.status_code for a in answers] == [400, 400, 400]  # refused for what they are, not for their number
+    limited = post("/sync/pull/")
+    assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
+    assert "Too many requests from this address" in limited.content.decode()
+    assert post("/sync/push/", address="192.0.2.11").status_code == 400  # counted per address
+    settings.BEHIND_PROXY = True  # behind the one proxy: the address it appended, not one the client made up
+    spoofed = client.post(
+        "/sync/push/", b"x", content_type="application/octet-stream", REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="198.51.100.7, 192.0.2.10",
+    )  # fmt: skip
+    assert spoofed.status_code == 429
