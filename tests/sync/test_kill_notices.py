@@ -218,3 +218,4 @@ def test_the_hubs_notice_is_pulled_before_any_bundle_and_once(world: SimpleNames
     first = services.pull_answer(data=bundles.pull_request(station=alder, hub=own, after=0))
     assert first == queued and bundles.is_kill_notice(first)
     assert services.pull_answer(data=bundles.pull_request(station=alder, hub=own, after=0)) is None
+    assert services.kill_notice_waiting(peer) == queued  # still there for a file, should the answer have been lost

@@ -363,10 +363,12 @@ def pull_answer(*, data: bytes) -> bytes | None:
                 PullNonce.objects.create(peer=peer, nonce=request.nonce, at=timezone.now())
         except IntegrityError:
             raise BundleRefused(_("This request was made before: it is refused as a replay.")) from None
-        # The hub's kill notice goes before any bundle, once (the station refuses a second copy as a replay).
-        waiting = QueuedBundle.objects.filter(peer=peer, direction=QueuedBundle.Direction.KILL).first()
+        # The hub's kill notice goes before any bundle, once (the station refuses a second copy as a replay); it
+        # stays queued, marked pulled (sequence 1), for `export` to write it to a file if the answer was lost.
+        kill = QueuedBundle.Direction.KILL
+        waiting = QueuedBundle.objects.filter(peer=peer, direction=kill, sequence=0).first()
         if waiting is not None:
-            kill_notice_sent(peer)
+            QueuedBundle.objects.filter(pk=waiting.pk).update(sequence=1)
         else:
             waiting = (
                 QueuedBundle.objects.filter(
