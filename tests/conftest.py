@@ -48,6 +48,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
@@ -194,6 +195,14 @@ def _empty_key_agent() -> Iterator[None]:
     AGENT.drop_all()
     for path in (shred.ledger_path(), shred.kill_ledger_path()):
         path.unlink(missing_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """Requests counted by a rate limit (the API's per token, the sync endpoints' per address, in the cache) do not
+    carry over from one test to the next: every test client comes from the same address."""
+    cache.clear()
+    yield
 
 
 def make_user(username: str, role: str, *, active: bool = True) -> User:

@@ -213,6 +213,8 @@ SYNC_MAX_BUNDLE_BYTES = env_int("WAYSTATION_SYNC_MAX_BUNDLE_MB", 64) * 2**20
 REAUTH_MINUTES = env_int("WAYSTATION_REAUTH_MINUTES", 5)
 # Requests a minute that one API token may make (/api/v1/); beyond it the API answers 429.
 API_REQUESTS_PER_MINUTE = env_int("WAYSTATION_API_REQUESTS_PER_MINUTE", 120)
+# The hub's /sync/push/ and /sync/pull/, per address: a station's `sync now` makes two requests.
+SYNC_REQUESTS_PER_MINUTE = env_int("WAYSTATION_SYNC_REQUESTS_PER_MINUTE", 30)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

@@ -4,7 +4,8 @@ same command runs again to its end.
 
 Each test has an installation of its own (``fault_home.py``, SQLite) and runs ``waystation ...`` in a child process,
 as an operator would. The moment to kill is found from outside: a progress line (import), the backup's temporary
-file appearing (backup), or the database's write lock being held (shred: the whole shred is one write transaction).
+file appearing (backup), or the database's write lock being held (shred: the whole shred is one write transaction;
+sync import: its one transaction, held for a while).
 PostgreSQL restarting under load: ``test_pg_restart.py``.
 """
 
@@ -34,11 +35,11 @@ PASSWORD = "fictional-coordinator-pw-5"  # fault_home.py's coordinator
 PASSPHRASE = "fictional-backup-passphrase-77"
 
 
-def make_home(tmp_path: Path, persons: int = 3) -> tuple[Path, list[str]]:
-    home = tmp_path / "home"
+def make_home(tmp_path: Path, persons: int = 3, *, name: str = "home", mode: str = "") -> tuple[Path, list[str]]:
+    home = tmp_path / name
     home.mkdir(mode=0o700)
     made = subprocess.run(  # noqa: S603
-        [sys.executable, str(HERE / "fault_home.py"), str(home), str(persons)],
+        [sys.executable, str(HERE / "fault_home.py"), str(home), str(persons), *([mode] if mode else [])],
         capture_output=True,
         text=True,
         timeout=300,
@@ -230,20 +231,28 @@ def shred_state(home: Path, case_code: str) -> dict[str, bool]:
     }
 
 
-def test_a_killed_shred_happened_fully_or_not_at_all(tmp_path: Path) -> None:
-    home, codes = make_home(tmp_path)
-    code = codes[1]
-    untouched = shred_state(home, code)
-    assert not any(untouched.values())
+def write_lock_probe(home: Path) -> tuple[sqlite3.Connection, Callable[[], bool]]:
+    """A connection, and whether another process holds the database's write lock now (from its first write in a
+    transaction to its commit)."""
     probe = sqlite3.connect(home / "waystation.sqlite3", timeout=0, isolation_level=None)
 
-    def writing() -> bool:  # the shred holds the database's write lock from its first write to its commit
+    def writing() -> bool:
         try:
             probe.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:
             return True
         probe.execute("ROLLBACK")
         return False
+
+    return probe, writing
+
+
+def test_a_killed_shred_happened_fully_or_not_at_all(tmp_path: Path) -> None:
+    home, codes = make_home(tmp_path)
+    code = codes[1]
+    untouched = shred_state(home, code)
+    assert not any(untouched.values())
+    probe, writing = write_lock_probe(home)  # the shred is one write transaction: the lock is held throughout
 
     killed = False
     for _attempt in range(5):
@@ -262,3 +271,73 @@ def test_a_killed_shred_happened_fully_or_not_at_all(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr[-2000:]
     assert all(shred_state(home, code).values())
     assert not any(shred_state(home, codes[0]).values())  # the other cases untouched
+
+
+# --- sync import -----------------------------------------------------------------------------------------------------
+
+SYNC_TABLES = (
+    "cases_person", "network_station", "vault_casekeywrap", "sync_changes_change", "sync_changes_rowstate",
+    "sync_receivedbundle", "sync_changes_peerstate",
+)  # fmt: skip
+
+
+def sync_state(home: Path) -> dict[str, int]:
+    applied = "SELECT count(*) FROM audit_auditevent WHERE action = 'sync.import'"
+    return {table: count(home, table) for table in SYNC_TABLES} | {"audited": query(home, applied)[0][0]}
+
+
+def test_a_killed_sync_import_applied_all_or_nothing_and_runs_again(tmp_path: Path) -> None:
+    """A station's laptop importing the hub's first bundle (its stations and 150 women), killed while the one
+    transaction of the import holds the write lock: after the restart the station holds all of it or nothing, and
+    the same file imports to its end."""
+    hub, codes = make_home(tmp_path, persons=150, name="hub", mode="varied")
+    station, _none = make_home(tmp_path, persons=0, name="station", mode="bare")
+    keys = {}
+    for home in (hub, station):
+        shown = run(home, "sync", "identity", "--json", "--as", "coord")
+        assert shown.returncode == 0, shown.stderr[-2000:]
+        keys[home] = json.loads(shown.stdout)["key"]
+    for home, args in ((hub, ("--station", "ALDER")), (station, ("--hub",))):
+        other = station if home == hub else hub
+        name = "ALDER" if home == hub else "hub"
+        done = run(home, "sync", "enrol", "--name", name, "--key", keys[other], *args, "--yes", "--as", "coord")
+        assert done.returncode == 0, done.stderr[-2000:]
+    bundle = tmp_path / "to-alder.bundle"
+    exported = run(hub, "sync", "export", "--peer", "ALDER", "--out", str(bundle), "--as", "coord")
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    empty = sync_state(station)
+    assert empty["cases_person"] == 0 and empty["sync_receivedbundle"] == 0
+
+    probe, writing = write_lock_probe(station)
+    held_since: list[float] = []
+
+    def applying() -> bool:  # the lock held for a while: the import's transaction, not a short write before it
+        if not writing():
+            held_since.clear()
+            return False
+        held_since.append(time.monotonic())
+        return held_since[-1] - held_since[0] > 0.2
+
+    killed = False
+    for _attempt in range(3):
+        killed = kill_when(start(station, "sync", "import", str(bundle), "--as", "coord"), applying)
+        if killed:
+            break
+    probe.close()
+
+    assert intact(station)
+    after = sync_state(station)
+    if after["sync_receivedbundle"]:  # killed after the commit: all of it is there, nothing to run again
+        assert after["cases_person"] == len(codes) and after["audited"] == 1
+        return
+    assert killed, (
+        "the import ended before it could be killed, applying nothing: "
+        + run(station, "sync", "import", str(bundle), "--as", "coord").stderr[-2000:]
+    )
+    assert after == empty, "an import half applied"
+
+    again = run(station, "sync", "import", str(bundle), "--as", "coord")
+    assert again.returncode == 0, again.stderr[-2000:]
+    done = sync_state(station)
+    assert done["cases_person"] == len(codes) and done["sync_receivedbundle"] == 1 and done["audited"] == 1
+    assert sorted(r[0] for r in query(station, "SELECT case_code FROM cases_person")) == sorted(codes)

@@ -98,7 +98,25 @@ def read(username: str, password: str, person_id: str) -> dict[str, Any]:
         return {"person": None}
     with acts:
         (shown,) = reveal(user=user, items=[(person, ["name_hangul"])], purpose="e2e_check")
-    return {"person": person_id, "name_hangul": str(shown["name_hangul"]), "sex": person.sex}
+    return {
+        "person": person_id,
+        "name_hangul": str(shown["name_hangul"]),
+        "locked": shown.locked,
+        "sex": person.sex,
+        "birth_year": person.birth_year,
+    }
+
+
+def kill(username: str, password: str) -> dict[str, Any]:
+    """The kill switch, pulled as the dashboard pulls it: by a coordinator whose keys are open."""
+    from waystation.sync.identity import IdentityKeyWrap
+    from waystation.vault.models import CaseKeyWrap
+    from waystation.vault.shred import kill_switch
+
+    user, _acts = _acting_as(username, password)
+    kill_switch(actor=user)
+    left = CaseKeyWrap.objects.filter(holder__isnull=False).count()
+    return {"user_wraps": left + IdentityKeyWrap.objects.filter(holder__isnull=False).count()}
 
 
 def edit(username: str, password: str, person_id: str, birth_year: str) -> dict[str, Any]:
@@ -518,6 +536,7 @@ STEPS = {
     "read": read,
     "edit": edit,
     "conflicts": conflicts,
+    "kill": kill,
     "stations": stations,
 }
 STEPS.update(  # the stateful test's

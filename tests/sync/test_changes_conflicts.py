@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from waystation.accounts.models import User
 from waystation.audit.models import AuditEvent
 from waystation.cases.services import person_update
 from waystation.sync.changes import log, merge
@@ -89,3 +90,43 @@ def test_every_other_role_is_refused(world: SimpleNamespace, client_for: Callabl
     assert response.status_code == 403
     conflict.refresh_from_db()
     assert conflict.resolved_at is None
+
+
+def test_the_navigation_links_the_conflicts_for_coordinators_with_the_open_count(
+    world: SimpleNamespace, client_for: Callable[..., Any]
+) -> None:
+    dashboard = reverse("web:dashboard")
+    assert "Sync conflicts (" not in client_for(world.coordinator).get(dashboard).content.decode()
+    make_conflict(world, "birth_year", 1990, 1980)
+    page = client_for(world.coordinator).get(dashboard).content.decode()
+    assert f'href="{reverse("sync_changes:list")}">Sync conflicts (1)<' in page
+    for role in ("keeper", "caseworker", "administrator"):
+        assert reverse("sync_changes:list") not in client_for(world.personas[role]).get(dashboard).content.decode()
+
+
+def test_under_duress_the_conflicts_look_empty_and_none_opens(
+    world: SimpleNamespace, client_for: Callable[..., Any]
+) -> None:
+    """As the case list and the duplicates queue: an ordinary, empty list (not a refusal that would tell the one
+    watching that something is hidden), no count in the navigation, and no conflict opens or can be resolved."""
+    conflict = make_conflict(world, "name_romanized", "Here Hana (fictional)", "There Hana (fictional)")
+    Conflict.objects.create(
+        model="cases.person", gid=str(world.person_at_a.pk), case_id=world.person_at_a.pk, field="birth_year",
+        versions=[], opened_at=conflict.opened_at, resolved_at=conflict.opened_at, outcome=Conflict.Outcome.SUPERSEDED,
+    )  # fmt: skip
+    code = world.person_at_a.case_code
+    assert code in client_for(world.coordinator).get(reverse("sync_changes:list")).content.decode()
+
+    User.objects.filter(pk=world.coordinator.pk).update(under_duress=True)
+    world.coordinator.refresh_from_db()
+    client = client_for(world.coordinator)
+    listing = client.get(reverse("sync_changes:list"))
+    page = listing.content.decode()
+    assert listing.status_code == 200 and "No open conflict." in page
+    assert code not in page and "Recently resolved" not in page and "Sync conflicts (" not in page
+    assert client.get(reverse("sync_changes:detail", args=[conflict.pk])).status_code == 404
+    response = client.submit(reverse("sync_changes:resolve", args=[conflict.pk]), {"choice": conflict.versions[0][2]})
+    assert response.status_code == 404
+    conflict.refresh_from_db()
+    assert conflict.resolved_at is None
+    assert not AuditEvent.objects.filter(action="reveal", actor=world.coordinator, purpose="sync.conflict").exists()

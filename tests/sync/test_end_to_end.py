@@ -1,7 +1,9 @@
 """A hub and a station, two installations in folders of their own, exchanging bundle files through the real
 commands (`waystation sync enrol|export|import`), as a coordinator carrying a USB stick would: the station learns
 its stations from the hub, registers a woman, and the hub reads her name under its own keys; a replayed bundle
-changes nothing; the same field edited on both sides becomes the same conflict on both."""
+changes nothing; the same field edited on both sides becomes the same conflict on both. Then the hub pulls its kill
+switch: its notice, carried as a file, pulls the station's too, and the station's edit made after the kill opens
+nothing at the hub."""
 
 from __future__ import annotations
 
@@ -92,3 +94,20 @@ def test_a_station_and_the_hub_exchange_bundle_files(tmp_path: Path, migrated_da
     at_hub, at_station = hub.step("conflicts", woman["id"]), station.step("conflicts", woman["id"])
     assert at_hub == at_station
     assert at_hub["fields"] == ["birth_year"] and at_hub["birth_year"] in (1991, 1992)
+
+    # The hub pulls its kill switch. The station, not knowing yet, edits her; its bundle cannot be opened at the hub
+    # (refused, nothing changes), and the export for the station writes the hub's kill notice instead of a bundle.
+    assert hub.step("kill", as_user=True) == {"user_wraps": 0}
+    station.step("edit", woman["id"], "1993", as_user=True)
+    late = tmp_path / "to-hub-late.bundle"
+    station.ok("export", "--peer", "hub", "--out", str(late))
+    refused = hub.command("import", str(late))
+    assert refused.returncode != 0 and "keys" in refused.stderr
+    at_hub = hub.step("read", woman["id"], as_user=True)
+    assert at_hub["locked"] and at_hub["name_hangul"] == "" and at_hub["birth_year"] != 1993
+    notice = tmp_path / "kill-notice.bundle"
+    assert "kill notice" in hub.ok("export", "--peer", "ALDER", "--out", str(notice))
+
+    # At the station, the notice pulls the kill switch: nothing of hers is readable any more, even signed in again.
+    assert "pulled the kill switch" in station.ok("import", str(notice))
+    assert station.step("read", woman["id"], as_user=True)["locked"]

@@ -21,12 +21,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from transport_helpers import ChangesLog, bundle_from, changes_log, enrol, local_keys, opened, other_installation
 
+from waystation.audit.models import AuditEvent
 from waystation.sync import bundle as bundles
 from waystation.sync import network
 from waystation.sync.identity import IdentityKeys, PublicKeys, SyncError
 from waystation.sync.models import Peer, QueuedBundle
 from waystation.sync.services import hub_process, peer_revoke
 from waystation.vault.keyring import keyring_for
+from waystation.vault.models import CaseKeyWrap
+from waystation.vault.shred import kill_switch
 
 __all__ = ["changes_log"]
 
@@ -114,11 +117,18 @@ class FakeHub(http.server.BaseHTTPRequestHandler):
     station: PublicKeys
     received: list[dict[str, Any]]
     pulls: list[int]
+    notices: list[bundles.KillNotice]
     prepared_sequence = 5
+    kill_notice = b""  # the hub's kill notice, answered to every pull when set
 
     def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
         data = self.rfile.read(int(self.headers["Content-Length"]))
-        if self.path == "/sync/push/":
+        if self.path == "/sync/push/" and bundles.is_kill_notice(data):
+            notice = bundles.parse_kill_notice(data)
+            notice.verify(self.station)
+            self.notices.append(notice)
+            self._answer(202, b"Received.")
+        elif self.path == "/sync/push/":
             bundle = bundles.parse(data)
             bundle.verify(self.station)
             self.received.append(bundle.payload(self.hub))
@@ -127,7 +137,9 @@ class FakeHub(http.server.BaseHTTPRequestHandler):
             request = bundles.parse_pull_request(data)
             request.verify(self.station)
             self.pulls.append(request.after)
-            if request.after >= self.prepared_sequence:
+            if self.kill_notice:
+                self._answer(200, self.kill_notice)
+            elif request.after >= self.prepared_sequence:
                 self._answer(204, b"")
             else:
                 body = bundles.seal(
@@ -154,7 +166,9 @@ def fake_hub(world: SimpleNamespace) -> Iterator[Callable[..., tuple[str, type[F
     def start(context: ssl.SSLContext | None = None) -> tuple[str, type[FakeHub]]:
         station = local_keys(world.coordinator)
         handler = type(
-            "Hub", (FakeHub,), {"hub": other_installation(), "station": station.public, "received": [], "pulls": []}
+            "Hub",
+            (FakeHub,),
+            {"hub": other_installation(), "station": station.public, "received": [], "pulls": [], "notices": []},
         )
         server = http.server.HTTPServer(("127.0.0.1", 0), handler)
         if context is not None:
@@ -185,6 +199,41 @@ def test_sync_now_pushes_then_pulls_and_applies(
     assert Peer.objects.get(name="hub").last_received_sequence == 5
     second = network.sync_now(actor=world.coordinator, keyring=keyring_for(world.coordinator))
     assert second.pulled is None and hub.pulls == [0, 5] and len(hub.received) == 2
+
+
+@pytest.mark.django_db
+def test_sync_now_applies_the_hubs_kill_notice_and_a_killed_station_pushes_only_its_own(
+    world: SimpleNamespace, changes_log: ChangesLog, fake_hub: Callable[..., tuple[str, type[FakeHub]]]
+) -> None:
+    url, hub = fake_hub()
+    enrol(world.coordinator, hub.hub, name="hub", url=url)
+    own = local_keys(world.coordinator).public
+    hub.kill_notice = bundles.kill_notice(sender=hub.hub, recipient=own, killed_at=1_800_000_000)[1]
+
+    result = network.sync_now(actor=world.coordinator, keyring=keyring_for(world.coordinator))
+
+    assert result.kill_received is not None and result.kill_received.kind == "hub" and result.pulled is None
+    assert not CaseKeyWrap.objects.filter(holder__isnull=False).exists()
+    assert AuditEvent.objects.get(action="vault.kill_switch").details["from_peer"] == "hub"
+    assert not QueuedBundle.objects.filter(direction=QueuedBundle.Direction.KILL).exists()  # not announced back
+
+
+@pytest.mark.django_db
+def test_a_station_that_pulled_its_kill_switch_pushes_its_notice_and_nothing_else(
+    world: SimpleNamespace, changes_log: ChangesLog, fake_hub: Callable[..., tuple[str, type[FakeHub]]]
+) -> None:
+    url, hub = fake_hub()
+    enrol(world.coordinator, hub.hub, name="hub", url=url)
+    kill_switch(actor=world.coordinator)  # from the dashboard: the coordinator's keys sign the notice first
+
+    result = network.sync_now(actor=world.coordinator, keyring=keyring_for(world.coordinator))
+
+    assert result.kill_sent and result.pulled is None
+    assert len(hub.notices) == 1 and hub.notices[0].recipient_id == hub.hub.public.key_id  # verified by the hub
+    assert hub.received == [] and hub.pulls == []  # no bundle: nobody here can sign or open one any more
+    assert not QueuedBundle.objects.filter(direction=QueuedBundle.Direction.KILL).exists()
+    with pytest.raises(SyncError, match="keys"):  # after its notice, nothing more until a recovery
+        network.sync_now(actor=world.coordinator, keyring=keyring_for(world.coordinator))
 
 
 @pytest.mark.django_db
@@ -262,3 +311,26 @@ def test_the_commands_sync_now_and_process(
     assert report["pulled"] == {"sequence": 5, "applied": 1, "duplicates": 0, "conflicts": 0, "refused": 0}
     assert report["pushed_bytes"] > 0 and len(hub.received) == 1
     assert sync("process") == {"imported": 0, "refused": 0, "prepared": 0}  # no station enrolled here
+
+
+def test_the_endpoints_are_rate_limited_per_address(
+    world: SimpleNamespace, client_for: Callable[..., Any], settings: Any
+) -> None:
+    settings.SYNC_REQUESTS_PER_MINUTE = 3
+    client = client_for(None)
+
+    def post(path: str, address: str = "192.0.2.10") -> Any:
+        return client.post(path, b"not a bundle", content_type="application/octet-stream", REMOTE_ADDR=address)
+
+    answers = [post("/sync/push/"), post("/sync/pull/"), post("/sync/push/")]
+    assert [a.status_code for a in answers] == [400, 400, 400]  # refused for what they are, not for their number
+    limited = post("/sync/pull/")
+    assert limited.status_code == 429 and int(limited["Retry-After"]) > 0
+    assert "Too many requests from this address" in limited.content.decode()
+    assert post("/sync/push/", address="192.0.2.11").status_code == 400  # counted per address
+    settings.BEHIND_PROXY = True  # behind the one proxy: the address it appended, not one the client made up
+    spoofed = client.post(
+        "/sync/push/", b"x", content_type="application/octet-stream", REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="198.51.100.7, 192.0.2.10",
+    )  # fmt: skip
+    assert spoofed.status_code == 429

@@ -42,19 +42,26 @@ class Token(HttpBearer):
         return caller
 
 
-class TokenRateThrottle(SimpleRateThrottle):
-    """``API_REQUESTS_PER_MINUTE`` requests a minute per token (settings, from the environment), counted in the
-    cache. The rate is read at each request, so that a changed setting applies without building the API again."""
+class SettingRateThrottle(SimpleRateThrottle):
+    """So many requests a minute, the number a setting (from the environment) names, counted in the cache. The rate
+    is read at each request, so that a changed setting applies without building the API again. Also the sync
+    endpoints' limit (``sync.views``)."""
 
-    scope = "api_token"
+    setting = "API_REQUESTS_PER_MINUTE"
 
     def get_rate(self) -> str | None:
-        return f"{settings.API_REQUESTS_PER_MINUTE}/min"
+        return f"{getattr(settings, self.setting)}/min"
 
     def allow_request(self, request: HttpRequest) -> bool:
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request)
+
+
+class TokenRateThrottle(SettingRateThrottle):
+    """``API_REQUESTS_PER_MINUTE`` requests a minute per token."""
+
+    scope = "api_token"
 
     def get_cache_key(self, request: HttpRequest) -> str | None:
         caller = getattr(request, "auth", None)

@@ -85,12 +85,18 @@ def works_with_cases(user: User) -> bool:
     return can(user, Need.VIEW)
 
 
+def sees_no_records(user: User) -> bool:
+    """Whether this user is shown no record at all: inactive, or signed in under duress (a duress sign-in shows an
+    empty caseload, and empty queues of everything about cases: duplicates, sync conflicts; ``accounts.duress``)."""
+    return not user.is_active or user.under_duress
+
+
 def visible_persons(user: User) -> QuerySet[Person]:
     """Every person this user may know exists, annotated with ``place_id`` (their current station)."""
     # The photo stays in the database until revealed; pages only need to know whether there is one.
     has_photo = Case(When(photo__isnull=False, then=Value(True)), default=Value(False), output_field=BooleanField())
     persons = with_place(Person.objects.defer("photo").annotate(has_photo=has_photo))
-    if not user.is_active or user.under_duress:  # a duress sign-in shows an empty caseload (accounts.duress)
+    if sees_no_records(user):
         return persons.none()
     if user.role == Role.COORDINATOR:
         return persons

@@ -61,6 +61,14 @@ def max_bundle_bytes() -> int:
     return int(getattr(settings, "SYNC_MAX_BUNDLE_BYTES", DEFAULT_MAX_BUNDLE_BYTES))
 
 
+def _signed_by(sender: PublicKeys, signature: bytes, signed: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(sender.signing).verify(signature, signed)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Bundle:
     """A bundle whose layout is right; nothing about it is verified yet."""
@@ -76,12 +84,10 @@ class Bundle:
     signature: bytes
 
     def verify(self, sender: PublicKeys) -> None:
-        try:
-            Ed25519PublicKey.from_public_bytes(sender.signing).verify(self.signature, self.header + self.body)
-        except (InvalidSignature, ValueError):
+        if not _signed_by(sender, self.signature, self.header + self.body):
             raise BundleRefused(
                 _("The bundle's signature does not verify: it was changed on the way, or it is not from this peer.")
-            ) from None
+            )
 
     def payload(self, recipient: IdentityKeys) -> dict[str, Any]:
         """The payload inside, decrypted with our key (after ``verify``)."""
@@ -204,10 +210,8 @@ class PullRequest:
     signature: bytes
 
     def verify(self, station: PublicKeys) -> None:
-        try:
-            Ed25519PublicKey.from_public_bytes(station.signing).verify(self.signature, self.signed)
-        except (InvalidSignature, ValueError):
-            raise BundleRefused(_("The request's signature does not verify.")) from None
+        if not _signed_by(station, self.signature, self.signed):
+            raise BundleRefused(_("The request's signature does not verify."))
         if abs(time.time() - self.at) > PULL_WINDOW_SECONDS:
             raise BundleRefused(_("The request is too old or from the future: check the station's clock."))
 
@@ -242,4 +246,67 @@ def parse_pull_request(data: bytes) -> PullRequest:
         after=after,
         signed=data[: PULL.size],
         signature=data[PULL.size :],
+    )
+
+
+# --- kill notices ----------------------------------------------------------------------------------------------------
+#
+# A kill notice tells one peer that the kill switch was pulled here: signed by the installation when the kill switch
+# is pulled (while a coordinator's keys can still open its identity), addressed to that peer, carrying no data. It
+# needs no private key to check or apply, so that a notice travels even when nobody here can sign a bundle any more.
+
+KILL_MAGIC = b"WSYNCK"
+KILL = struct.Struct(">6sB32s32s16sQ")  # magic, version, sender key id, recipient key id, notice id, killed at (s)
+
+
+@dataclass(frozen=True)
+class KillNotice:
+    sender_id: str
+    recipient_id: str
+    notice_id: str
+    killed_at: int
+    signed: bytes
+    signature: bytes
+
+    def verify(self, sender: PublicKeys) -> None:
+        if not _signed_by(sender, self.signature, self.signed):
+            raise BundleRefused(
+                _("The kill notice's signature does not verify: it was changed on the way, or is not from this peer.")
+            )
+
+
+def kill_notice(*, sender: IdentityKeys, recipient: PublicKeys, killed_at: int) -> tuple[str, bytes]:
+    """The notice id and the bytes of a kill notice from ``sender`` to ``recipient``."""
+    notice_id = os.urandom(16)
+    signed = KILL.pack(
+        KILL_MAGIC,
+        VERSION,
+        bytes.fromhex(sender.public.key_id),
+        bytes.fromhex(recipient.key_id),
+        notice_id,
+        killed_at,
+    )
+    return notice_id.hex(), signed + sender.signing.sign(signed)
+
+
+def is_kill_notice(data: bytes) -> bool:
+    return data.startswith(KILL_MAGIC)
+
+
+def parse_kill_notice(data: bytes) -> KillNotice:
+    if len(data) != KILL.size + SIGNATURE_BYTES or not is_kill_notice(data):
+        raise BundleRefused(_("This kill notice is damaged: it was cut short or changed on the way."))
+    _magic, version, sender_id, recipient_id, notice_id, killed_at = KILL.unpack(data[: KILL.size])
+    if version != VERSION:
+        raise BundleRefused(
+            _("This bundle is of version %(version)s, which this installation cannot read: update Waystation.")
+            % {"version": version}
+        )
+    return KillNotice(
+        sender_id=sender_id.hex(),
+        recipient_id=recipient_id.hex(),
+        notice_id=notice_id.hex(),
+        killed_at=killed_at,
+        signed=data[: KILL.size],
+        signature=data[KILL.size :],
     )

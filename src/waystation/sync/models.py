@@ -7,7 +7,8 @@
   so that their bundles are refused by name.
 - ``ReceivedBundle``: the ids of the bundles applied from each peer (a replay is refused).
 - ``QueuedBundle``: on the hub, a bundle pushed over the network (verified, still encrypted) waiting for a
-  coordinator to import it, or a bundle a coordinator prepared for a station to pull.
+  coordinator to import it, or a bundle a coordinator prepared for a station to pull; on any installation, the kill
+  notice signed for a peer when the kill switch was pulled here (``services.kill_announce``).
 - ``PullNonce``: the nonces of recent pull requests (a replayed request is refused).
 """
 
@@ -54,6 +55,7 @@ class Peer(models.Model):
     url = models.CharField(_("address"), max_length=300, blank=True, default="")  # the hub's, for `sync now`
     enrolled_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    killed_at = models.DateTimeField(null=True, blank=True)  # a station's kill switch, as its kill notice told
     last_sent_sequence = models.PositiveBigIntegerField(default=0)
     last_received_sequence = models.PositiveBigIntegerField(default=0)
 
@@ -82,6 +84,7 @@ class QueuedBundle(models.Model):
     class Direction(models.TextChoices):
         INBOX = "in", "in"
         OUTBOX = "out", "out"
+        KILL = "kil", "kill notice"  # signed when the kill switch was pulled here, waiting to reach the peer
 
     peer = models.ForeignKey(Peer, on_delete=models.CASCADE, related_name="+")
     direction = models.CharField(max_length=3, choices=Direction.choices)

@@ -19,7 +19,16 @@ from waystation.accounts.models import User
 from waystation.sync import bundle as bundles
 from waystation.sync.identity import SyncError, identity_open
 from waystation.sync.models import Peer, PeerKind
-from waystation.sync.services import Imported, bundle_export, bundle_import, peer_keys
+from waystation.sync.services import (
+    Imported,
+    KillReceived,
+    bundle_export,
+    bundle_import,
+    kill_notice_instead,
+    kill_notice_receive,
+    kill_notice_sent,
+    peer_keys,
+)
 from waystation.vault.keyring import Keyring
 
 TIMEOUT_SECONDS = 120
@@ -30,6 +39,8 @@ CONTENT_TYPE = "application/octet-stream"
 class SyncResult:
     pushed_bytes: int
     pulled: Imported | None
+    kill_sent: bool = False  # the kill switch was pulled here: only its notice was pushed
+    kill_received: KillReceived | None = None  # the hub's kill notice, applied here
 
 
 def hub_peer() -> Peer:
@@ -65,9 +76,18 @@ def post(url: str, data: bytes) -> tuple[int, bytes]:
 def sync_now(*, actor: User, keyring: Keyring) -> SyncResult:
     hub = hub_peer()
     push_url, pull_url = endpoint(hub, "push"), endpoint(hub, "pull")
+    notice = kill_notice_instead(peer=hub, keyring=keyring)
+    if notice is not None:
+        post(push_url, notice)
+        kill_notice_sent(hub)
+        return SyncResult(pushed_bytes=len(notice), pulled=None, kill_sent=True)
     exported = bundle_export(actor=actor, keyring=keyring, peer=hub)
     post(push_url, exported.data)
     request = bundles.pull_request(station=identity_open(keyring), hub=peer_keys(hub), after=hub.last_received_sequence)
     status, body = post(pull_url, request)
+    if status == 200 and bundles.is_kill_notice(body):
+        return SyncResult(
+            pushed_bytes=exported.size, pulled=None, kill_received=kill_notice_receive(actor=actor, data=body)
+        )
     pulled = bundle_import(actor=actor, keyring=keyring, data=body) if status == 200 and body else None
     return SyncResult(pushed_bytes=exported.size, pulled=pulled)

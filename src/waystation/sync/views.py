@@ -19,10 +19,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from waystation.accounts.lockout import client_ip
 from waystation.accounts.reauth import require_recent_auth
+from waystation.api.auth import SettingRateThrottle
 from waystation.sync import services
 from waystation.sync.access import can_exchange, peer_for_user, require_manage_peers
-from waystation.sync.bundle import BundleRefused, max_bundle_bytes
+from waystation.sync.bundle import BundleRefused, is_kill_notice, max_bundle_bytes
 from waystation.sync.forms import EnrolForm
 from waystation.sync.identity import SyncError, identity_ensure, parse_key_string, qr_svg
 from waystation.sync.models import Peer, QueuedBundle
@@ -119,12 +121,30 @@ def _refusal(message: str, *, status: int = 400) -> HttpResponse:
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
+class AddressRateThrottle(SettingRateThrottle):
+    """``SYNC_REQUESTS_PER_MINUTE`` pushes and pulls a minute per address (the sign-in lockout's address: behind the
+    one trusted proxy, the entry it appended). Counted before the body is read; a request is not signed in, and
+    its signature is checked only after, so the address is what is known of the sender then."""
+
+    scope = "sync_address"
+    setting = "SYNC_REQUESTS_PER_MINUTE"
+
+    def get_cache_key(self, request: HttpRequest) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": client_ip(request) or "unknown"}
+
+
 def _endpoint(handle: Callable[[bytes], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
-    """A network endpoint: a POST whose body (capped in size) ``handle`` answers; a refusal is a 400 saying why."""
+    """A network endpoint: a POST whose body (capped in size) ``handle`` answers; a refusal is a 400 saying why,
+    429 over the rate limit."""
 
     @csrf_exempt
     @require_POST
     def view(request: HttpRequest) -> HttpResponse:
+        throttle = AddressRateThrottle()
+        if not throttle.allow_request(request):
+            refused = _refusal(_("Too many requests from this address. Wait a moment and try again."), status=429)
+            refused["Retry-After"] = str(max(1, int(throttle.wait() or 1)))
+            return refused
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -140,7 +160,10 @@ def _endpoint(handle: Callable[[bytes], HttpResponse]) -> Callable[[HttpRequest]
 
 
 def _queued(data: bytes) -> HttpResponse:
-    services.bundle_queue(data=data)
+    if is_kill_notice(data):  # a station's kill switch: acted on at once, it needs no private key
+        services.kill_notice_receive(actor=None, data=data)
+    else:
+        services.bundle_queue(data=data)
     return HttpResponse(_("Received."), status=202, content_type="text/plain; charset=utf-8")
 
 

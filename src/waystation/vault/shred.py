@@ -196,16 +196,20 @@ def is_shredded(person_id: uuid.UUID) -> bool:
     return ShredRecord.objects.filter(person_id=person_id).exists()
 
 
-def kill_switch(*, actor: User | None) -> dict[str, int]:
+def kill_switch(*, actor: User | None, from_peer: str = "") -> dict[str, int]:
     """Destroy every user's wraps and drop every key in memory. The recovery wraps stay: with k shares, and only
-    then, ``waystation vault recover`` opens the records again."""
+    then, ``waystation vault recover`` opens the records again.
+
+    ``from_peer``: the hub whose kill notice pulled it here (``sync.services.kill_notice_receive``). A kill pulled
+    here (no ``from_peer``) is announced to the enrolled peers by the sync app, in the same transaction, when the
+    actor's keys can still sign for this installation (``sync.services.kill_announce``)."""
     from waystation.accounts.sessions import sessions_end_all
 
+    details: dict[str, int | str] = {}
     with transaction.atomic():
         cases, index = _destroy_user_wraps()
-        event = audit_record(
-            actor=actor, action="vault.kill_switch", details={"case_wraps": cases, "index_wraps": index}
-        )
+        details = {"case_wraps": cases, "index_wraps": index} | ({"from_peer": from_peer} if from_peer else {})
+        event = audit_record(actor=actor, action="vault.kill_switch", details=details)
     _append(kill_ledger_path(), event.at.isoformat())
     dropped = AGENT.drop_all()
     sessions = sessions_end_all(actor=actor)

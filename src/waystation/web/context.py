@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from waystation.accounts.models import Role
 from waystation.cases.access import Need, can
 from waystation.network.access import can_see_stations
+from waystation.sync.changes.access import can_resolve_conflicts, open_conflict_count
 
 
 def _nav_items(request: HttpRequest) -> list[dict[str, object]]:
@@ -23,6 +24,10 @@ def _nav_items(request: HttpRequest) -> list[dict[str, object]]:
         items.append({"url": reverse("cases:register"), "label": _("Register an arrival")})
     if can_see_stations(user):
         items.append({"url": reverse("network:stations"), "label": _("Stations")})
+    if can_resolve_conflicts(user):
+        waiting = open_conflict_count(user)
+        label = _("Sync conflicts (%(n)s)") % {"n": waiting} if waiting else _("Sync conflicts")
+        items.append({"url": reverse("sync_changes:list"), "label": label})
     if user.role == Role.AUDITOR:
         items.append({"url": reverse("audit:events"), "label": _("Audit trail")})
     if user.role == Role.ADMINISTRATOR:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
-from waystation.accounts.duress import duress_alerts
+from waystation.accounts.duress import can_clear_duress, duress_alerts
 from waystation.accounts.models import Role
 from waystation.cases.access import visible_persons
 from waystation.cases.choices import ENDED_STATUSES, CaseStatus
@@ -36,6 +36,7 @@ from waystation.network.selectors import (
     present_persons,
     stations_with_occupancy,
 )
+from waystation.sync.services import killed_stations
 from waystation.web.context import site_without_user
 from waystation.web.middleware import API_PREFIX, protect
 from waystation.web.types import AuthedHttpRequest
@@ -46,7 +47,11 @@ logger = logging.getLogger(__name__)
 @require_safe
 def dashboard(request: AuthedHttpRequest) -> HttpResponse:
     user = request.user
-    context: dict[str, Any] = {"role": user.role, "duress_alerts": list(duress_alerts(user))}
+    context: dict[str, Any] = {
+        "role": user.role,
+        "duress_alerts": list(duress_alerts(user)),
+        "killed_stations": killed_stations() if can_clear_duress(user) else [],
+    }
     if user.role in (Role.KEEPER, Role.CASEWORKER, Role.COORDINATOR):
         persons = visible_persons(user)
         stations = visible_stations(user)

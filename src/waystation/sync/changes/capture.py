@@ -3,7 +3,8 @@ the linkage merge, a coordinator resolving a conflict), by model signals rather 
 a new write path cannot forget it. Not logged: the sync's own saves while applying a peer's changes (those keep their
 origin, ``apply``), raw saves (a fixture or a restore writes rows as they were), and rows inserted without
 ``save()`` (the synthetic generator's batches: ``log.baseline`` logs them before the next export). A shred is
-logged when its ``ShredRecord`` is made; the kill switch is per installation and does not travel.
+logged when its ``ShredRecord`` is made. The kill switch is not a change: it travels as a signed kill notice
+(``sync.services.kill_announce``), which needs no key to apply.
 """
 
 from __future__ import annotations

@@ -24,12 +24,13 @@ from waystation.vault.keyring import acting
 from waystation.vault.reveal import reveal
 
 
-def open_conflicts() -> QuerySet[Conflict]:
-    return Conflict.objects.filter(resolved_at__isnull=True)
+def open_conflicts(conflicts: QuerySet[Conflict]) -> QuerySet[Conflict]:
+    """Those of ``conflicts`` (``access.conflicts_for``) still waiting for a choice."""
+    return conflicts.filter(resolved_at__isnull=True)
 
 
-def recently_resolved(limit: int = 20) -> QuerySet[Conflict]:
-    return Conflict.objects.filter(resolved_at__isnull=False).order_by("-resolved_at")[:limit]
+def recently_resolved(conflicts: QuerySet[Conflict], limit: int = 20) -> QuerySet[Conflict]:
+    return conflicts.filter(resolved_at__isnull=False).order_by("-resolved_at")[:limit]
 
 
 @dataclass(frozen=True)

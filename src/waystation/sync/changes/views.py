@@ -10,16 +10,16 @@ from django.views.decorators.http import require_GET, require_POST
 
 from waystation.lib.errors import ServiceError
 from waystation.sync.changes import conflicts
-from waystation.sync.changes.access import conflict_for_user, require_conflicts_access
+from waystation.sync.changes.access import conflict_for_user, conflicts_for
 from waystation.web.types import AuthedHttpRequest
 
 
 @require_GET
 def conflict_list(request: AuthedHttpRequest) -> HttpResponse:
-    require_conflicts_access(request.user)
+    seen = conflicts_for(request.user)
     context = {
-        "open": conflicts.describe(list(conflicts.open_conflicts())),
-        "resolved": conflicts.describe(list(conflicts.recently_resolved())),
+        "open": conflicts.describe(list(conflicts.open_conflicts(seen))),
+        "resolved": conflicts.describe(list(conflicts.recently_resolved(seen))),
     }
     return render(request, "sync_changes/conflict_list.html", context)
 

@@ -34,7 +34,7 @@ from waystation.lib.language import language_from_environment
 from waystation.network.models import Station
 from waystation.sync import network, services
 from waystation.sync.access import can_exchange
-from waystation.sync.bundle import max_bundle_bytes
+from waystation.sync.bundle import is_kill_notice, max_bundle_bytes
 from waystation.sync.identity import SyncError, identity_ensure, parse_key_string
 from waystation.sync.models import Peer, PeerKind
 from waystation.vault import crypto, userkeys
@@ -243,6 +243,20 @@ class Command(BaseCommand):
         if not out.parent.is_dir():
             raise CommandError(_("The folder of %(path)s does not exist.") % {"path": out})
         user, keyring = self._coordinator(options["username"])
+        notice = services.kill_notice_instead(peer=peer, keyring=keyring)
+        if notice is not None:
+            write_private(out, notice)
+            self._emit(
+                {"peer": peer.name, "file": str(out), "kill_notice": True},
+                [
+                    _(
+                        "The kill switch was pulled here: the kill notice for %(peer)s is written to %(file)s. "
+                        "Carry it to %(peer)s and import it there."
+                    )
+                    % {"peer": peer.name, "file": out}
+                ],
+            )
+            return
         exported = services.bundle_export(actor=user, keyring=keyring, peer=peer)
         write_private(out, exported.data)
         data = {"peer": peer.name, "file": str(out), "sequence": exported.sequence, "bytes": exported.size}
@@ -261,6 +275,10 @@ class Command(BaseCommand):
             data = path.read_bytes()
         except OSError:
             raise CommandError(_("Cannot read %(path)s.") % {"path": path}) from None
+        if is_kill_notice(data):
+            received = services.kill_notice_receive(actor=user, data=data)
+            self._emit({"peer": received.peer, "kill_notice": True}, [received.message()])
+            return
         imported = services.bundle_import(actor=user, keyring=keyring, data=data)
         self._emit(
             {"peer": imported.peer, "sequence": imported.sequence, **imported.counts},
@@ -274,7 +292,13 @@ class Command(BaseCommand):
         pulled = result.pulled
         data: dict[str, Any] = {"pushed_bytes": result.pushed_bytes, "pulled": None}
         lines = [_("Pushed %(bytes)s bytes to the hub.") % {"bytes": result.pushed_bytes}]
-        if pulled is None:
+        if result.kill_sent:
+            data["kill_notice"] = True
+            lines.append(_("The kill switch was pulled here: the hub has received its kill notice."))
+        elif result.kill_received is not None:
+            data["kill_notice"] = True
+            lines.append(result.kill_received.message())
+        elif pulled is None:
             lines.append(_("The hub has nothing new for this station yet."))
         else:
             data["pulled"] = {"sequence": pulled.sequence, **pulled.counts}
