@@ -153,11 +153,22 @@ def test_the_size_limit_is_configurable(setting: SimpleNamespace, changes_log: C
 
 
 def test_a_payload_that_unpacks_to_far_more_than_its_size_is_refused(
-    setting: SimpleNamespace, changes_log: ChangesLog
+    setting: SimpleNamespace, changes_log: ChangesLog, settings: Any
 ) -> None:
+    settings.SYNC_MAX_BUNDLE_BYTES = 1_000_000  # what may always unpack: the largest bundle accepted
     bomb = {"changes": ["a" * 5_000_000]}
     assert len(zlib.compress(str(bomb).encode(), 9)) < 20_000
     refused(setting, changes_log, bundle_from(setting.alder, setting.hub.public, bomb), "too large once unpacked")
+
+
+def test_honest_content_that_compresses_very_well_is_applied(setting: SimpleNamespace, changes_log: ChangesLog) -> None:
+    """A week of similar notes may shrink far more than 20 times; it is not a zip bomb while it unpacks to no more
+    than the largest bundle accepted."""
+    notes = {"changes": [{"text": "Slept well; ate; no visitors. " * 200} for _ in range(300)]}
+    data = bundle_from(setting.alder, setting.hub.public, notes)
+    assert len(str(notes)) > 40 * len(data)
+    import_(setting, data)
+    assert len(changes_log.received) == 1
 
 
 def test_signed_content_that_is_not_a_payload_is_refused(setting: SimpleNamespace, changes_log: ChangesLog) -> None:

@@ -50,7 +50,10 @@ PULL = struct.Struct(">6sB32s32sQ16sQ")  # magic, version, station key id, hub k
 PULL_WINDOW_SECONDS = 300
 
 DEFAULT_MAX_BUNDLE_BYTES = 64 * 1024 * 1024
-PAYLOAD_EXPANSION = 20  # the JSON inside may be at most this many times the bundle's size (a zip bomb is refused)
+# The JSON inside may unpack to as much as the largest bundle accepted (memory bounded as for reading one), and a
+# bundle larger than that to at most this many times its size: a zip bomb is refused, while honest content that
+# compresses very well (a week of similar notes) is not.
+PAYLOAD_EXPANSION = 20
 
 
 class BundleRefused(SyncError):
@@ -101,7 +104,7 @@ class Bundle:
             packed = AESGCM(key).decrypt(self.body[:NONCE_BYTES], self.body[NONCE_BYTES:], self.header)
         except (InvalidTag, ValueError):
             raise BundleRefused(_("The bundle cannot be decrypted with this installation's key.")) from None
-        return _unpack(packed, limit=max(len(self.body), 1024) * PAYLOAD_EXPANSION)
+        return _unpack(packed, limit=max(max(len(self.body), 1024) * PAYLOAD_EXPANSION, max_bundle_bytes()))
 
 
 def _body_key(private: X25519PrivateKey, other: bytes, *, ephemeral: bytes, recipient: bytes) -> bytes:
