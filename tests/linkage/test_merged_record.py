@@ -13,7 +13,8 @@ from django.urls import reverse
 
 from waystation.accounts.models import User
 from waystation.api import tokens
-from waystation.cases.models import CaseNote, Person
+from waystation.cases import care_services
+from waystation.cases.models import Assignment, CaseNote, Person
 from waystation.linkage import services
 from waystation.network.models import Movement
 from waystation.vault.agent import AGENT
@@ -108,3 +109,20 @@ def test_searching_the_case_list_by_a_merged_records_code_leads_to_the_kept_reco
     other = three[2]
     html = client.get(reverse("cases:list"), {"q": other.case_code}).content.decode()
     assert "was merged into" not in html and other.case_code in html
+
+
+def test_access_to_a_merged_record_can_still_be_taken_away(
+    three: list[Person], coordinator: User, caseworker_unassigned: User, client_for: Callable[..., Any]
+) -> None:
+    """A caseworker assigned to the record absorbed keeps it until a coordinator ends the assignment: ending it is
+    not a change to her history, and must stay possible on the read-only record."""
+    kept, absorbed, _third = three
+    worker = caseworker_unassigned
+    assignment = care_services.assignment_set(actor=coordinator, person=absorbed, worker=worker)
+    services.merge(actor=coordinator, kept=kept, absorbed=absorbed)
+    client = client_for(coordinator)
+    end = reverse("cases:assignment_end", args=[absorbed.case_code, assignment.pk])
+    assert end in page(client, absorbed)
+    assert client.submit(end).status_code == 302
+    assert Assignment.objects.get(pk=assignment.pk).ended_at is not None
+    assert client_for(worker).get(reverse("cases:detail", args=[absorbed.case_code])).status_code == 404

@@ -35,6 +35,7 @@ class Need(StrEnum):
     STATUS = "status"  # change status, close the case
     MOVE = "move"  # plan and record movements
     ASSIGN = "assign"  # assign caseworkers
+    END_ASSIGNMENT = "end_assignment"  # end a caseworker's assignment (takes access away: allowed on merged records)
     SHRED = "shred"  # destroy the case's keys (coordinators only)
 
 
@@ -59,8 +60,8 @@ PERSON_FIELDS_FOR_ROLE: dict[str, tuple[str, ...]] = {
 }
 PERSON_FIELDS_FOR_ROLE[Role.COORDINATOR] = PERSON_FIELDS_FOR_ROLE[Role.CASEWORKER]
 
-# What may still be done with a record merged into another: read it, and shred it.
-MERGED_RECORD_NEEDS = frozenset({Need.VIEW, Need.VIEW_FULL, Need.SHRED})
+# What may still be done with a record merged into another: read it, take access away from it, and shred it.
+MERGED_RECORD_NEEDS = frozenset({Need.VIEW, Need.VIEW_FULL, Need.END_ASSIGNMENT, Need.SHRED})
 
 
 class MergedRecord(ServiceError):

@@ -464,7 +464,7 @@ def photo(request: AuthedHttpRequest, code: str) -> HttpResponse:
 
 @require_POST
 def assignment_end(request: AuthedHttpRequest, code: str, assignment_id: int) -> HttpResponse:
-    person = case_for_user(request.user, code, Need.ASSIGN)
+    person = case_for_user(request.user, code, Need.END_ASSIGNMENT)
     assignment = person.assignments.filter(pk=assignment_id, ended_at__isnull=True).first()
     if assignment is None:
         raise Http404
