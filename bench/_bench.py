@@ -193,10 +193,17 @@ class Samples:
 
 
 def interleaved(
-    variants: dict[str, Callable[[], object]], *, rounds: int, per_round: int, warmup: int = 1, seed: int = 7
+    variants: dict[str, Callable[[], object]],
+    *,
+    rounds: int,
+    per_round: int,
+    warmup: int = 1,
+    seed: int = 7,
+    before: Callable[[], object] | None = None,
 ) -> Samples:
     """Run each variant ``per_round`` times in every round, the variants in a new random order each time (so that
-    a slow spell of the machine falls on all of them alike); ``warmup`` rounds first, not counted."""
+    a slow spell of the machine falls on all of them alike); ``warmup`` rounds first, not counted. ``before``, if
+    given, runs before every call, outside its timing (to put a database back in the same state)."""
     order = list(variants)
     rng = random.Random(seed)  # noqa: S311 - the order of the runs, not a secret
     times: dict[str, list[float]] = {name: [] for name in order}
@@ -206,6 +213,8 @@ def interleaved(
         for _ in range(per_round):
             rng.shuffle(order)
             for name in order:
+                if before is not None:
+                    before()
                 start = time.perf_counter()
                 variants[name]()
                 this_round[name].append(time.perf_counter() - start)
