@@ -96,7 +96,7 @@ def test_only_replaces_that_scripts_rows_and_keeps_the_others(tmp_path: Path) ->
     table = (tmp_path / "results.md").read_text()
     assert "| linkage_f1_febrl3 | linkage | — | 0.99 | PASS |" in table
     assert "| intake_import_vs_bulk_create | intake | 2.75 | 3 | PASS |" in table
-    assert "Not run for these results: case_page, case_list, figures, sync, load." in table
+    assert "Not run for these results: case_page, case_list, pages, figures, sync, load." in table
 
 
 def test_only_keeps_no_smoke_rows_in_a_full_run_nor_full_ones_in_a_smoke_run(tmp_path: Path) -> None:
