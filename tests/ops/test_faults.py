@@ -27,7 +27,10 @@ import pytest
 
 from waystation.interop.backup import unseal
 from waystation.ops.doctor import Options, check_backups
+from waystation.testing.passes import own_sqlite_installations
 from waystation.testing.spreadsheets import csv_bytes
+
+pytestmark = own_sqlite_installations
 
 HERE = Path(__file__).parent
 WAYSTATION = str(Path(sys.executable).with_name("waystation"))

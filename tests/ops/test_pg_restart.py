@@ -11,8 +11,10 @@ shutdown: the server's connections are cut in the middle of whatever they do) an
 - nothing half-written: every registration the server acknowledged is there, every person has her intake movement,
   her case key and her audit event (one transaction), and the audit hash chain verifies.
 
-The schema: in the PostgreSQL pass, copied from the test database pytest-django has just migrated (``pg_dump``, a
-second); otherwise migrated in the cluster (slower). Skipped only where PostgreSQL's server programs are not installed.
+The schema: copied from the test database pytest-django has just migrated (``pg_dump``, a second). So the test runs
+in the PostgreSQL pass of ``.ci/run`` only (``DATABASE_URL`` set; in the SQLite pass it would migrate the cluster
+instead, a minute, and test the same thing: ``waystation.testing.passes``); skipped there only where PostgreSQL's
+server programs are not installed. On its own: ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/NAME pytest THIS``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ import pytest
 import requests
 from django.db import connection
 from django_otp.oath import TOTP
+
+from waystation.testing.passes import postgresql_pass_only
+
+pytestmark = postgresql_pass_only
 
 HERE = Path(__file__).parent
 WAYSTATION = str(Path(sys.executable).with_name("waystation"))

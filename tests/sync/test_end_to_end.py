@@ -16,6 +16,10 @@ from typing import Any
 
 from installation import Served, new_home
 
+from waystation.testing.passes import own_sqlite_installations
+
+pytestmark = own_sqlite_installations
+
 HUB, STATION = ("hubcoord", "fictional-hub-passphrase-1"), ("stcoord", "fictional-station-passphrase-2")
 CANARY = "가상 카나리아 E2E-7Q"  # a fictional name; its bytes must not travel in the clear
 

@@ -46,6 +46,8 @@ from hypothesis.stateful import (
 )
 from installation import Served, new_home
 
+from waystation.testing.passes import own_sqlite_installations
+
 HUB, S1, S2 = "hub", "ALDER", "BIRCH"
 STATIONS = (S1, S2)
 ELSEWHERE = "CEDAR"  # a station no installation serves: a woman moved there leaves both stations' scope
@@ -72,10 +74,7 @@ settings.register_profile("sync-stateful-ci", max_examples=4, stateful_step_coun
 settings.register_profile("sync-stateful-long", max_examples=60, stateful_step_count=40, **SLOW_STEPS_ALLOWED)
 PROFILE = f"sync-stateful-{os.environ.get('WAYSTATION_SYNC_STATEFUL', 'ci')}"
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("DATABASE_URL")),
-    reason="the installations are SQLite files whatever DATABASE_URL says: the SQLite pass runs this test",
-)
+pytestmark = own_sqlite_installations
 
 
 class Installation(Served):
