@@ -66,6 +66,7 @@ from waystation.cases.services import consent_record, person_register, person_se
 from waystation.network import services as network_services
 from waystation.network.models import Country, Station, StationKind
 from waystation.testing import vault as test_vault
+from waystation.testing.passes import leave_database_free_tests_to_the_sqlite_pass
 from waystation.vault import shred
 from waystation.vault.agent import AGENT, handle_for
 
@@ -106,6 +107,10 @@ class BrowserClient(Client):
         """POST a form with the CSRF token of the last page fetched (fetching one first if there is none)."""
         token = self.csrf_token or self.fetch_token()
         return self.post(path, {**(data or {}), "csrfmiddlewaretoken": token}, **kwargs)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    leave_database_free_tests_to_the_sqlite_pass(items)
 
 
 @pytest.fixture
