@@ -158,11 +158,11 @@ def bad_files() -> dict[str, tuple[bytes, str]]:
         # malformed CSV: refused naming the row and what was expected, never read some other way
         "quote left open": (
             (good + '1,Kim Minji,,1990,F,,\n2,"Lee Sora,,1985,F,,\n3,Park Ji-yeon,,1988,F,,\n').encode(),
-            "Row 3 is not well-formed CSV; expected each cell either plain or enclosed in double quotes",
+            "Row 3 cannot be read: a quotation mark is not closed or is followed by text",
         ),
         "text after a closing quote": (
             (good + '1,"Kim" Minji,,1990,F,,\n').encode(),
-            "Row 2 is not well-formed CSV; expected each cell either plain or enclosed in double quotes",
+            "Row 2 cannot be read: a quotation mark is not closed or is followed by text",
         ),
         "a comma in a name without quotes": (
             (good + "1,Kim Minji,,1990,F,,\n2,Lee, Sora,,1985,F,,\n").encode(),

@@ -239,13 +239,15 @@ def _read_csv(data: bytes, *, limits: Limits) -> Table:
     # strict: a quotation mark never closed, or text after a closing one, is an error naming the row rather than a
     # cell that silently swallows the rest of the file.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    numbered = _numbered_csv_records(reader)
+    numbered = numbered_csv_records(reader)
     header, header_row, rows = _collect(numbered, limits)
     return Table(header=header, rows=rows, format="csv", header_row=header_row, encoding=encoding, delimiter=delimiter)
 
 
-def _numbered_csv_records(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
-    """Each record with its row number (records, not lines: a quoted newline stays inside its row)."""
+def numbered_csv_records(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """Each record of a strict ``csv.reader`` with its row number (records, not lines: a quoted newline stays inside
+    its row); a record that is not well-formed CSV raises ``SpreadsheetError`` naming its row. Shared by the import
+    and ``linkage.people_file``."""
     number = 0
     while True:
         number += 1

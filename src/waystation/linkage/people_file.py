@@ -20,6 +20,8 @@ from pathlib import Path
 
 from django.utils.translation import gettext as _
 
+from waystation.interop.spreadsheet import SpreadsheetError, numbered_csv_records
+
 from .matching import CandidatePair, MatchSettings, PersonFeatures, features_from_names, find_pairs, month_number
 
 COLUMNS = ("id", "name", "other_names", "birth_year", "sex", "origin_province", "left_month")
@@ -101,26 +103,14 @@ def read_people(path: Path) -> list[PersonFeatures]:
 
 
 def _records(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
-    """(row number, cells) of each record, the header being row 1; blank lines skipped (not counted). A record
-    that is not well-formed CSV stops the reading with a message naming its row."""
-    number = 0
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise PeopleFileError(
-                _(
-                    "Row %(row)d is not well-formed CSV; expected each cell either plain or enclosed in double "
-                    "quotes, every opening quote closed, and a double quote inside a quoted cell written twice."
-                )
-                % {"row": number + 1}
-            ) from exc
-        if not cells:
-            continue
-        number += 1
-        yield number, cells
+    """(row number, cells) of each record, the header being row 1, blank lines skipped; a record that is not
+    well-formed CSV stops the reading with the import's message naming its row."""
+    try:
+        for number, cells in numbered_csv_records(reader):
+            if cells:
+                yield number, cells
+    except SpreadsheetError as exc:
+        raise PeopleFileError(exc.message) from exc
 
 
 def _bad(number: int, column: str, value: str, expected: str) -> PeopleFileError:

@@ -163,6 +163,14 @@ def seal_packed(packed: bytes, *, sender: IdentityKeys, recipient: PublicKeys, s
     return bundle_id.hex(), header + body + signature
 
 
+def _newer_version(version: int) -> BundleRefused:
+    """A bundle or kill notice of a layout this installation does not know."""
+    return BundleRefused(
+        _("This bundle is of version %(version)s, which this installation cannot read: update Waystation.")
+        % {"version": version}
+    )
+
+
 def parse(data: bytes) -> Bundle:
     """The bundle's parts, once its size, kind, version and length are right."""
     if len(data) > max_bundle_bytes():
@@ -173,10 +181,7 @@ def parse(data: bytes) -> Bundle:
     if not data or data[: len(MAGIC)] != MAGIC[: len(data)]:
         raise BundleRefused(_("This file is not a Waystation bundle."))
     if len(data) > len(MAGIC) and data[len(MAGIC)] != VERSION:
-        raise BundleRefused(
-            _("This bundle is of version %(version)s, which this installation cannot read: update Waystation.")
-            % {"version": data[len(MAGIC)]}
-        )
+        raise _newer_version(data[len(MAGIC)])
     if len(data) < MINIMUM:
         raise BundleRefused(_("The bundle is truncated: it was cut short on the way. Copy it again."))
     fields = HEADER.unpack(data[: HEADER.size])
@@ -301,10 +306,7 @@ def parse_kill_notice(data: bytes) -> KillNotice:
         raise BundleRefused(_("This kill notice is damaged: it was cut short or changed on the way."))
     _magic, version, sender_id, recipient_id, notice_id, killed_at = KILL.unpack(data[: KILL.size])
     if version != VERSION:
-        raise BundleRefused(
-            _("This bundle is of version %(version)s, which this installation cannot read: update Waystation.")
-            % {"version": version}
-        )
+        raise _newer_version(version)
     return KillNotice(
         sender_id=sender_id.hex(),
         recipient_id=recipient_id.hex(),

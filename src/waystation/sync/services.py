@@ -232,7 +232,7 @@ class KillReceived:
 
 def kill_announce(*, actor: User | None, killed_at: dt.datetime) -> int:
     """Sign a kill notice for every enrolled, unrevoked peer and queue it (called by the kill switch before the
-    identity's wraps are destroyed); how many. None when ``actor``'s keys cannot open the identity."""
+    identity's wraps are destroyed); how many: 0 when there is no peer or ``actor``'s keys cannot open the identity."""
     from waystation.vault.keyring import keyring_for
 
     peers = list(Peer.objects.filter(revoked_at__isnull=True))
