@@ -57,7 +57,6 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from importlib.metadata import version
 from typing import Any
 
-import opendp.prelude as dp
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
@@ -67,6 +66,10 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from opendp.domains import atom_domain, vector_domain
+from opendp.measurements import make_laplace
+from opendp.metrics import l1_distance
+from opendp.mod import Measurement, binary_search_param, enable_features
 
 from waystation.accounts.models import User
 from waystation.audit.services import audit_record
@@ -78,7 +81,7 @@ from waystation.figures.indicators import INDICATORS, _everyone, _first_arrival
 from waystation.figures.models import PrivacySpend
 from waystation.network.models import Country, Movement, MovementStatus, Station
 
-dp.enable_features("contrib")  # make_laplace needs it: OpenDP components not yet through its formal vetting
+enable_features("contrib")  # make_laplace needs it: OpenDP components not yet through its formal vetting
 
 DEFAULT_BUDGET = {"epsilon_per_period": 1.0, "epsilon_per_year": 6.0}
 DEFAULT_EPSILON = Decimal("0.1")
@@ -93,7 +96,7 @@ SENSITIVITY = 1
 LEDGER_LOCK_KEY = int.from_bytes(b"wsDPledg", "big", signed=True)
 
 # The space OpenDP's measurement works on: a vector of integer counts, neighbours measured by L1 distance.
-COUNTS_SPACE = (dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int))
+COUNTS_SPACE = (vector_domain(atom_domain(T=int)), l1_distance(T=int))
 
 
 class BudgetExhausted(Exception):  # noqa: N818 (named for what the user meets, not "...Error")
@@ -349,13 +352,11 @@ def privacy_ledger() -> Ledger:
 # --- a release ------------------------------------------------------------------------------------------------------
 
 
-def _measurement(epsilon: Decimal) -> tuple[dp.Measurement, float, Decimal]:
+def _measurement(epsilon: Decimal) -> tuple[Measurement, float, Decimal]:
     """OpenDP's Laplace measurement for ``epsilon`` at our sensitivity, its scale, and the loss OpenDP's map says it
     has (rounded up to the ledger's 6 decimals). No noise is drawn here."""
-    scale = dp.binary_search_param(
-        lambda s: dp.m.make_laplace(*COUNTS_SPACE, scale=s), d_in=SENSITIVITY, d_out=float(epsilon)
-    )
-    measurement = dp.m.make_laplace(*COUNTS_SPACE, scale=scale)
+    scale = binary_search_param(lambda s: make_laplace(*COUNTS_SPACE, scale=s), d_in=SENSITIVITY, d_out=float(epsilon))
+    measurement = make_laplace(*COUNTS_SPACE, scale=scale)
     loss = Decimal(repr(measurement.map(SENSITIVITY))).quantize(EPSILON_PLACES, rounding=ROUND_CEILING)
     if loss > epsilon:  # binary_search_param promises map(d_in) <= d_out; refuse rather than overspend if not
         raise RuntimeError(f"OpenDP's privacy loss {loss} exceeds the epsilon asked for ({epsilon})")

@@ -6,9 +6,9 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
-from openpyxl.utils import get_column_letter
 
 from waystation.interop.columns import FIELD_LABELS, Mapping
+from waystation.interop.spreadsheet import column_letter
 from waystation.network.models import Station, StationStatus
 
 
@@ -55,7 +55,7 @@ class MappingForm(forms.Form):
         columns: dict[str, forms.Field] = {}
         for index, title in enumerate(header):
             columns[column_field(index)] = forms.ChoiceField(
-                label=f"{get_column_letter(index + 1)}: {title.strip() or '—'}",
+                label=f"{column_letter(index + 1)}: {title.strip() or '—'}",
                 choices=choices,
                 required=False,
                 initial=mapping.columns.get(index, ""),

@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from openpyxl.utils import get_column_letter
 
-from waystation.interop.spreadsheet import Table, with_header_at
+from waystation.interop.spreadsheet import Table, column_letter, with_header_at
 
 FIELD_LABELS: dict[str, Promise] = {
     "external_id": gettext_lazy("Id in the file"),
@@ -148,7 +147,7 @@ class MappingError(Exception):
 
 def _letter(index: int) -> str:
     """Excel's name of a column (0 -> "A"); a number for an index Excel has no letters for (a damaged mapping)."""
-    return get_column_letter(index + 1) if 0 <= index < 18_278 else str(index + 1)
+    return column_letter(index + 1) if 0 <= index < 18_278 else str(index + 1)
 
 
 def column_title(header: tuple[str, ...], index: int) -> str:

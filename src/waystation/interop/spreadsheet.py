@@ -43,7 +43,14 @@ from typing import IO, Any
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
-from openpyxl.utils import get_column_letter
+
+
+def column_letter(number: int) -> str:
+    """A spreadsheet's name for column ``number`` (1: A, 27: AA), as openpyxl writes it. Imported when asked:
+    openpyxl's package loads its whole workbook machinery, which a CSV import and the web server never need."""
+    from openpyxl.utils import get_column_letter
+
+    return str(get_column_letter(number))
 
 
 @dataclass(frozen=True)
@@ -100,7 +107,7 @@ class Table:
     def column_name(self, index: int) -> str:
         """How a message names a column: its header, or "column C" when the header cell is blank."""
         title = self.header[index].strip() if index < len(self.header) else ""
-        return title or _("column %(letter)s") % {"letter": get_column_letter(index + 1)}
+        return title or _("column %(letter)s") % {"letter": column_letter(index + 1)}
 
 
 Source = str | os.PathLike[str] | bytes | IO[bytes]
@@ -299,11 +306,11 @@ def _check_row_limits(number: int, cells: list[str], limits: Limits) -> None:
         raise SpreadsheetError(
             _("Row %(row)s has more than %(limit)s columns.") % {"row": number, "limit": limits.max_columns},
             row=number,
-            column=get_column_letter(last + 1),
+            column=column_letter(last + 1),
         )
     for index, cell in enumerate(cells):
         if len(cell) > limits.max_cell_chars:
-            letter = get_column_letter(index + 1)
+            letter = column_letter(index + 1)
             raise SpreadsheetError(
                 _("Cell %(cell)s is longer than %(limit)s characters.")
                 % {"cell": f"{letter}{number}", "limit": limits.max_cell_chars},
@@ -417,7 +424,7 @@ def _xlsx_rows(values_sheet: Any, formulas_sheet: Any | None) -> Iterator[tuple[
     for number, (cells, formulas) in enumerate(pairs, start=1):
         for index, (cell, formula) in enumerate(zip(cells, formulas, strict=False)):
             if cell.value is None and cell.data_type != "str" and _is_formula(formula):
-                missing.append(f"{get_column_letter(index + 1)}{number}")
+                missing.append(f"{column_letter(index + 1)}{number}")
         if missing:
             continue  # keep looking, to name every such cell at once
         yield number, [cell_text(cell.value) for cell in cells]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
-import qrcode
-import qrcode.image.svg
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 
 def qr_svg(text: str, *, label: str, size: int = 220) -> SafeString:
+    import qrcode  # imported when a code is drawn (rarely): it brings Pillow, which no other page needs
+    import qrcode.image.svg
+
     image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathFillImage, box_size=10, border=2)
     svg = image.to_string(encoding="unicode")
     svg = re.sub(r"^<\?xml[^>]*>\s*", "", svg)
