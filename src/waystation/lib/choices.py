@@ -6,10 +6,13 @@ scripts, and because a stored unknown code would break every list, filter and fi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partialmethod
 from typing import Any, TypeVar
 
-from django.db.models import Choices
+from django.db.models import Choices, Field, Model
+from django.utils.encoding import force_str
+from django.utils.hashable import make_hashable
 from django.utils.translation import gettext as _
 
 from waystation.lib.errors import ServiceError
@@ -53,3 +56,38 @@ def check_choices(values: object, choices: type[Choices], *, field: str, message
     if unknown:
         raise _invalid(", ".join(sorted({str(item) for item in unknown})), field=field, message=message)
     return sorted(set(items))
+
+
+# --- labels of coded values on pages -------------------------------------------------------------------------------
+
+
+def _display_of(field: Field[Any, Any]) -> Callable[[Model], Any]:
+    labels = {
+        make_hashable(value): label for value, label in field.flatchoices
+    }  # labels stay lazy: translated when shown
+
+    def display(instance: Model) -> Any:
+        value = getattr(instance, field.attname)
+        return force_str(labels.get(make_hashable(value), value), strings_only=True)
+
+    display.__name__ = f"get_{field.name}_display"
+    display.__doc__ = f"The label of {field.name}'s coded value, in the active language (Django's, from a table)."
+    return display
+
+
+def install_fast_displays(models: Iterable[type[Model]]) -> int:
+    """Give every coded field of ``models`` a ``get_FOO_display`` that looks its label up in a table made once.
+
+    Django's own builds a dict of every choice on each call and hashes each label, which translates it: a list of
+    50 cases showed about a thousand labels, ten thousand translations and a third of the page's rendering time.
+    The result is the same (the label of the value in the active language, or the value itself when it is not one
+    of the choices). A ``get_FOO_display`` that a model defines itself is left alone. Returns how many were set.
+    """
+    installed = 0
+    for model in models:
+        for field in model._meta.concrete_fields:
+            name = f"get_{field.name}_display"
+            if field.choices and isinstance(model.__dict__.get(name), partialmethod):  # Django's, not the model's
+                setattr(model, name, _display_of(field))
+                installed += 1
+    return installed
