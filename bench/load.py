@@ -153,7 +153,8 @@ def peak_rss_mb(pid: int) -> float:
 def run_locust(
     home: Path, port: int, *, users: int, seconds: int, ramp: int, fixed: bool, accounts: dict[str, Any]
 ) -> list[Any]:
-    """``users`` users signing in during the first ``ramp`` seconds, then working ``seconds`` more: every record."""
+    """``users`` users signing in (for at most ``ramp`` seconds), then working ``seconds`` after the last one is in
+    (the locustfile stops the run then): every record."""
     out = home / f"load-records-{users}.json"
     account_path = home / f"load-accounts-{users}.json"
     account_path.write_text(json.dumps(accounts))
@@ -162,6 +163,8 @@ def run_locust(
         "WAYSTATION_LOAD_ACCOUNTS": str(account_path),
         "WAYSTATION_LOAD_OUT": str(out),
         "WAYSTATION_LOAD_ONE_EACH": "1" if fixed else "",
+        "WAYSTATION_LOAD_USERS": str(users),
+        "WAYSTATION_LOAD_SECONDS": str(seconds),
     }
     command = [
         str(Path(sys.executable).with_name("locust")),
@@ -197,7 +200,8 @@ def summarise(records: list[Any], users: int, seconds: int) -> dict[str, Any]:
     start = ready[-1] if len(ready) == users else float("inf")
     work = [r for r in records if r[0] not in ("sign-in", SIGNED_IN) and start <= r[2] < start + seconds]
     times = [r[1] for r in work]
-    # The run stops at ramp + seconds: sign-ins slower than the ramp leave a shorter window than asked for.
+    # The run stops `seconds` after the last sign-in, or at ramp + seconds: sign-ins slower than the ramp leave a
+    # shorter window than asked for.
     last = max((r[2] for r in records), default=start)
     window = max(0.0, min(float(seconds), last - start)) if work else 0.0
     return {
@@ -222,7 +226,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--unloaded-seconds", type=int, default=40)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--ramp", type=int, default=60, help="seconds allowed for every user to sign in first")
+    parser.add_argument(
+        "--ramp", type=int, default=300, help="at most this many seconds for every user to sign in (then it stops)"
+    )
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

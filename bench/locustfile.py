@@ -23,6 +23,7 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+import gevent
 from django_otp.oath import TOTP  # pure Python (hmac, struct): no Django settings needed
 from locust import HttpUser, between, events, task
 
@@ -30,6 +31,11 @@ ACCOUNTS: dict[str, list[dict[str, str]]] = json.loads(Path(os.environ["WAYSTATI
 OUT = Path(os.environ["WAYSTATION_LOAD_OUT"])
 CASE_LINK = re.compile(r'href="/cases/([A-Z0-9]{4}-[A-Z0-9]{4})/"')
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+# The run ends WAYSTATION_LOAD_SECONDS after the last of WAYSTATION_LOAD_USERS has signed in (locust's --run-time is
+# only a cap then): the sign-ins, one Argon2id gate at a time, take as long as they take.
+USERS = int(os.environ.get("WAYSTATION_LOAD_USERS") or 0)
+WORK_SECONDS = float(os.environ.get("WAYSTATION_LOAD_SECONDS") or 0)
+_signed_in: list[Any] = []
 RNG = random.Random()  # noqa: S311 - which case to open next, not a secret
 SIGNED_IN = "@signed-in"
 RECORDS: list[tuple[str, float, float, bool]] = []  # name, milliseconds, start (epoch seconds), failed
@@ -73,6 +79,10 @@ class Worker(HttpUser):
         self.post_form(second, form.text, {"token": f"{totp.token():06d}"}, "sign-in")
         with _lock:  # when this user could start working: the runner measures once every user could
             RECORDS.append((SIGNED_IN, 0.0, time.time(), False))
+            _signed_in.append(self)
+            everyone = len(_signed_in) == USERS
+        if everyone and WORK_SECONDS:  # the last one in: stop once the others have worked for the time asked
+            gevent.spawn_later(WORK_SECONDS + 1, self.environment.runner.quit)
 
     def post_form(self, path: str, page: str, data: dict[str, str], name: str, **options: Any) -> Any:
         token = CSRF_INPUT.search(page)
