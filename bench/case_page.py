@@ -7,7 +7,8 @@ movements with notes, needs assessments, goals, services, referrals, tasks and n
 through the services, with the same content, in a fresh database:
 
 - ``vault``: as the app stores them (AES-256-GCM fields, case key sealed to the coordinator's X25519 key);
-- ``field``: the fields encrypted as the app does, the case key wraps replaced by identity (``seal_to``/``unseal``);
+- ``field``: the fields encrypted as the app does, the case key wraps replaced by identity (``seal_to``/``unseal``,
+  and the batch wraps' ``Sealer.seal_to``/``Opener.open``);
 - ``plain``: ``encrypt``/``decrypt`` and ``seal_to``/``unseal`` all replaced by identity: the same page with the
   ciphertext step gone.
 
@@ -75,24 +76,35 @@ def _unseal_identity(private_key: Any, sealed: bytes) -> bytes:
     return bytes(sealed)
 
 
+def _batch_seal_identity(sealer: Any, public_key: bytes, secret: bytes) -> bytes:
+    return secret
+
+
+def _open_identity(opener: Any, sealed: bytes) -> bytes:
+    return bytes(sealed)
+
+
 @contextlib.contextmanager
 def crypto_as(variant: str) -> Iterator[None]:
     """``vault``: the app's crypto; ``field``: key wraps by identity; ``plain``: fields and key wraps by identity."""
     from waystation.vault import crypto
 
-    patches: dict[str, Any] = {}
+    # (owner, name, replacement): the module's functions, and the batch wraps' classes (grants wrap with a Sealer,
+    # keyrings open with an Opener), whose methods take the object first.
+    patches: list[tuple[Any, str, Any]] = []
     if variant in ("field", "plain"):
-        patches |= {"seal_to": _seal_identity, "unseal": _unseal_identity}
+        patches += [(crypto, "seal_to", _seal_identity), (crypto, "unseal", _unseal_identity)]
+        patches += [(crypto.Sealer, "seal_to", _batch_seal_identity), (crypto.Opener, "open", _open_identity)]
     if variant == "plain":
-        patches |= {"encrypt": _encrypt_identity, "decrypt": _decrypt_identity}
-    saved = {name: getattr(crypto, name) for name in patches}
-    for name, function in patches.items():
-        setattr(crypto, name, function)
+        patches += [(crypto, "encrypt", _encrypt_identity), (crypto, "decrypt", _decrypt_identity)]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _function in patches]
+    for owner, name, function in patches:
+        setattr(owner, name, function)
     try:
         yield
     finally:
-        for name, function in saved.items():
-            setattr(crypto, name, function)
+        for owner, name, function in saved:
+            setattr(owner, name, function)
 
 
 # --- the data ------------------------------------------------------------------------------------------------------
