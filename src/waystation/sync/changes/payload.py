@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from waystation.accounts.models import User
 from waystation.audit.services import audit_record
 from waystation.cases.models import Person
+from waystation.lib import bulk
 from waystation.sync.changes import log
 from waystation.sync.changes.models import Change, PeerCase, PeerState, RowState
 from waystation.sync.changes.registry import BY_LABEL, SHRED, open_stored
@@ -177,7 +178,8 @@ def receive_payload(payload: dict[str, Any], *, keyring: Keyring, actor: User, p
 
     checked = validated(payload)
     try:
-        with transaction.atomic():
+        # A large bundle is a bulk write: SQLite's 2 MB page cache would make its index inserts wait on the disk.
+        with bulk.large_sqlite_cache(), transaction.atomic():
             state, _created = PeerState.objects.select_for_update().get_or_create(peer=peer)
             ack = checked.ack
             if ack is not None and ack[0] > state.bundles_built:
