@@ -62,9 +62,8 @@ def check_choices(values: object, choices: type[Choices], *, field: str, message
 
 
 def _display_of(field: Field[Any, Any]) -> Callable[[Model], Any]:
-    labels = {
-        make_hashable(value): label for value, label in field.flatchoices
-    }  # labels stay lazy: translated when shown
+    # The labels stay lazy: each is translated when shown, in the language active then.
+    labels = {make_hashable(value): label for value, label in field.flatchoices}
 
     def display(instance: Model) -> Any:
         value = getattr(instance, field.attname)
