@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from waystation.accounts.models import User
@@ -12,10 +13,9 @@ from waystation.cases.access import Need, can, may_change, person_fields_for, vi
 from waystation.cases.choices import ConsentScope, NeedArea, inverse_relation
 from waystation.cases.forms import PhotoForm
 from waystation.cases.models import Person
-from waystation.cases.services import times_sold
 from waystation.network.access import movement_actions_for
-from waystation.network.models import Station
-from waystation.network.selectors import current_station_id, open_movement
+from waystation.network.models import OPEN_MOVEMENT_STATUSES
+from waystation.network.selectors import current_station, open_movement
 from waystation.vault.models import ShredRecord
 from waystation.vault.reveal import reveal_onto
 
@@ -31,19 +31,23 @@ def _current_consents(person: Person) -> list[dict[str, Any]]:
     ]
 
 
-def _family(user: User, person: Person) -> list[dict[str, Any]]:
-    """Each relative the user may know of, with what they are to this person (a link stores what its ``person``
-    is to its ``relative``). Relatives outside the user's cases are counted, never named."""
-    visible = set(visible_persons(user).filter(pk__in=_relative_ids(person)).values_list("pk", flat=True))
+def _family(visible_persons: QuerySet[Person], person: Person) -> list[dict[str, Any]]:
+    """Each relative the user may know of (``visible_persons``: the user's), with what they are to this person (a
+    link stores what its ``person`` is to its ``relative``). Relatives outside the user's cases are counted, never
+    named."""
+    links_out = list(person.family_links.select_related("relative"))
+    links_in = list(person.family_links_in.select_related("person"))
+    relatives = [link.relative_id for link in links_out] + [link.person_id for link in links_in]
+    visible = set(visible_persons.filter(pk__in=relatives).values_list("pk", flat=True)) if relatives else set()
     rows: list[dict[str, Any]] = []
     hidden = 0
-    for link in person.family_links.select_related("relative"):
+    for link in links_out:
         if link.relative_id not in visible:
             hidden += 1
             continue
         inverse = inverse_relation(link.relation, other_sex=link.relative.sex)
         rows.append({"relative": link.relative, "relation": inverse.label, "stateless": link.stateless})
-    for link in person.family_links_in.select_related("person"):
+    for link in links_in:
         if link.person_id not in visible:
             hidden += 1
             continue
@@ -53,21 +57,9 @@ def _family(user: User, person: Person) -> list[dict[str, Any]]:
     return rows
 
 
-def _relative_ids(person: Person) -> list[object]:
-    return [
-        *person.family_links.values_list("relative_id", flat=True),
-        *person.family_links_in.values_list("person_id", flat=True),
-    ]
-
-
-def _station_or_none(station_id: int | None) -> Station | None:
-    return Station.objects.filter(pk=station_id).first() if station_id is not None else None
-
-
-def _merges(user: User, person: Person) -> dict[str, Any]:
+def _merges(visible: QuerySet[Person], person: Person) -> dict[str, Any]:
     """The record this one was merged into, and the records merged into this one (``linkage``), those the user
-    sees: both histories stay reachable."""
-    visible = visible_persons(user)
+    sees (``visible``): both histories stay reachable."""
     return {
         "merged_into": visible.filter(pk=person.merged_into_id).first() if person.merged_into_id else None,
         "merged_records": list(visible.filter(merged_into=person).order_by("case_code")),
@@ -76,10 +68,13 @@ def _merges(user: User, person: Person) -> dict[str, Any]:
 
 def case_page_context(user: User, person: Person) -> dict[str, Any]:
     full = can(user, Need.VIEW_FULL)
-    current = open_movement(person.pk)
+    visible = visible_persons(user)  # built once: the family and the merges ask it
     if full:
         movements = list(person.movements.select_related("from_station", "to_station").order_by("planned_at", "id"))
+        # her open movement (at most one: ``one_open_movement``), as ``open_movement`` would read it
+        current = min((m for m in movements if m.status in OPEN_MOVEMENT_STATUSES), key=lambda m: m.pk, default=None)
     else:  # minimum fields: where the person is and where they go next, not the stations they came through
+        current = open_movement(person.pk)
         movements = [current] if current else []
     reveal_items: list[tuple[models.Model, list[str]]] = [(person, list(person_fields_for(user)))]
     context: dict[str, Any] = {
@@ -88,12 +83,12 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
         "movements": movements,
         "open_movement": current,
         "movement_actions": movement_actions_for(user, current) if current and may_change(person, Need.MOVE) else [],
-        "here": _station_or_none(current_station_id(person.pk)),
+        "here": current_station(person.pk),
         # a record merged into another is read-only (``cases.access``): its page offers no change
         "can": {need.value: can(user, need) and may_change(person, need) for need in Need},
         "now": timezone.now(),
         "shredded": ShredRecord.objects.filter(person_id=person.id).first(),
-        **_merges(user, person),
+        **_merges(visible, person),
     }
     if full:
         episodes = list(person.episodes.all())
@@ -113,7 +108,7 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
         reveal_items += [(n, ["text"]) for n in notes]
         context.update(
             episodes=episodes,
-            times_sold=times_sold(person),
+            times_sold=sum(1 for episode in episodes if episode.was_sold),  # as ``services.times_sold`` counts
             assessments=assessments,
             goals=goals,
             services=services,
@@ -121,7 +116,7 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
             tasks=tasks,
             notes=notes,
             consents=_current_consents(person),
-            family=_family(user, person),
+            family=_family(visible, person),
             photo_form=PhotoForm(),
             assignments=person.assignments.filter(ended_at__isnull=True).select_related("worker"),
         )

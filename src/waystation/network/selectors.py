@@ -30,6 +30,17 @@ def open_movement(person_id: uuid.UUID) -> Movement | None:
     )
 
 
+def current_station(person_id: uuid.UUID) -> Station | None:
+    """The station of her latest arrival (``current_station_id``'s), read with it in one query."""
+    latest = (
+        Movement.objects.filter(person_id=person_id, status=MovementStatus.ARRIVED)
+        .select_related("to_station")
+        .order_by("-arrived_at", "-id")
+        .first()
+    )
+    return latest.to_station if latest is not None else None
+
+
 def current_station_id(person_id: uuid.UUID) -> int | None:
     latest = (
         Movement.objects.filter(person_id=person_id, status=MovementStatus.ARRIVED)
