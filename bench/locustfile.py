@@ -35,7 +35,7 @@ CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 # only a cap then): the sign-ins, one Argon2id gate at a time, take as long as they take.
 USERS = int(os.environ.get("WAYSTATION_LOAD_USERS") or 0)
 WORK_SECONDS = float(os.environ.get("WAYSTATION_LOAD_SECONDS") or 0)
-_signed_in: list[Any] = []
+_signed_in = count(1)  # the users signed in so far
 RNG = random.Random()  # noqa: S311 - which case to open next, not a secret
 SIGNED_IN = "@signed-in"
 RECORDS: list[tuple[str, float, float, bool]] = []  # name, milliseconds, start (epoch seconds), failed
@@ -79,8 +79,7 @@ class Worker(HttpUser):
         self.post_form(second, form.text, {"token": f"{totp.token():06d}"}, "sign-in")
         with _lock:  # when this user could start working: the runner measures once every user could
             RECORDS.append((SIGNED_IN, 0.0, time.time(), False))
-            _signed_in.append(self)
-            everyone = len(_signed_in) == USERS
+            everyone = next(_signed_in) == USERS
         if everyone and WORK_SECONDS:  # the last one in: stop once the others have worked for the time asked
             gevent.spawn_later(WORK_SECONDS + 1, self.environment.runner.quit)
 

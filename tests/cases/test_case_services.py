@@ -242,6 +242,7 @@ def test_times_sold_is_derived_from_the_episodes(caseworker: User, person_at_a: 
     episode_add(actor=caseworker, person=person_at_a, exploitation_type="forced_labour", was_sold=False)
 
     assert times_sold(person_at_a) == 2
+    assert times_sold(person_at_a, list(person_at_a.episodes.all())) == 2  # from episodes already read: the same
     page = client_for(caseworker).get(f"/cases/{person_at_a.case_code}/")
     assert "Sold 2 times" in page.content.decode()
 

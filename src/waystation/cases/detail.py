@@ -13,6 +13,7 @@ from waystation.cases.access import Need, can, may_change, person_fields_for, vi
 from waystation.cases.choices import ConsentScope, NeedArea, inverse_relation
 from waystation.cases.forms import PhotoForm
 from waystation.cases.models import Person
+from waystation.cases.services import times_sold
 from waystation.network.access import movement_actions_for
 from waystation.network.models import OPEN_MOVEMENT_STATUSES
 from waystation.network.selectors import current_station, open_movement
@@ -108,7 +109,7 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
         reveal_items += [(n, ["text"]) for n in notes]
         context.update(
             episodes=episodes,
-            times_sold=sum(1 for episode in episodes if episode.was_sold),  # as ``services.times_sold`` counts
+            times_sold=times_sold(person, episodes),
             assessments=assessments,
             goals=goals,
             services=services,

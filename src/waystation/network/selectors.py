@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.utils import timezone
@@ -10,12 +11,15 @@ from django.utils import timezone
 from waystation.network.models import OPEN_MOVEMENT_STATUSES, Movement, MovementStatus, Station
 
 
+def _arrivals_latest_first(person: Any) -> QuerySet[Movement]:
+    """A person's arrived movements, her latest first: the first is her place on the route. ``person``: her id, or
+    ``OuterRef("pk")`` in a query of persons."""
+    return Movement.objects.filter(person=person, status=MovementStatus.ARRIVED).order_by("-arrived_at", "-id")
+
+
 def place_subquery() -> Subquery:
     """The station of a person's latest arrived movement (their place on the route)."""
-    latest = Movement.objects.filter(person=OuterRef("pk"), status=MovementStatus.ARRIVED).order_by(
-        "-arrived_at", "-id"
-    )
-    return Subquery(latest.values("to_station")[:1])
+    return Subquery(_arrivals_latest_first(OuterRef("pk")).values("to_station")[:1])
 
 
 def with_place(persons: QuerySet) -> QuerySet:
@@ -32,23 +36,12 @@ def open_movement(person_id: uuid.UUID) -> Movement | None:
 
 def current_station(person_id: uuid.UUID) -> Station | None:
     """The station of her latest arrival (``current_station_id``'s), read with it in one query."""
-    latest = (
-        Movement.objects.filter(person_id=person_id, status=MovementStatus.ARRIVED)
-        .select_related("to_station")
-        .order_by("-arrived_at", "-id")
-        .first()
-    )
+    latest = _arrivals_latest_first(person_id).select_related("to_station").first()
     return latest.to_station if latest is not None else None
 
 
 def current_station_id(person_id: uuid.UUID) -> int | None:
-    latest = (
-        Movement.objects.filter(person_id=person_id, status=MovementStatus.ARRIVED)
-        .order_by("-arrived_at", "-id")
-        .values_list("to_station_id", flat=True)
-        .first()
-    )
-    return latest
+    return _arrivals_latest_first(person_id).values_list("to_station_id", flat=True).first()
 
 
 # A person whose last arrival was at a station but who has since left the network's care there: repatriated,

@@ -1,7 +1,7 @@
 """Who may see and resolve sync conflicts: the coordinators (the role that sees every case). Anyone else: 403.
 
 A coordinator sees the conflicts of the records they see, by the rule of the case list and of the duplicates queue
-(``cases.access.visible_persons``: every one): under duress, none, and the list looks empty (a conflict shows a case
+(``cases.access.visible_persons``): under duress, none, and the list looks empty (a conflict shows a case
 code and two values of a field, the same as a record would); station records' conflicts likewise only to one who sees
 records.
 """
@@ -13,7 +13,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from waystation.accounts.models import Role, User
-from waystation.cases.access import sees_no_records
+from waystation.cases.access import sees_every_person, sees_no_records, visible_persons
 from waystation.cases.models import Person
 from waystation.sync.changes.models import Conflict
 
@@ -32,12 +32,11 @@ def conflicts_for(user: User) -> QuerySet[Conflict]:
     require_conflicts_access(user)
     if sees_no_records(user):
         return Conflict.objects.none()
-    # Only coordinators get here, and a coordinator sees every person (``visible_persons``): the case need only
-    # exist. Asked as EXISTS of a plain lookup, not IN over the case list's query: this runs on every page a
-    # coordinator opens (the navigation's count), and the list's query took 25 ms to build and, at 100,000 persons,
-    # made SQLite list every person id.
-    assert user.role == Role.COORDINATOR  # noqa: S101 - the rule above; require_conflicts_access makes it so
-    seen = Exists(Person.objects.filter(pk=OuterRef("case_id")))
+    # Asked as EXISTS per conflict, not IN over the case list's query: this runs on every page a coordinator opens
+    # (the navigation's count); the list's query took 25 ms to build and, at 100,000 persons, made SQLite list
+    # every person id. One who sees every person needs only that the case exists.
+    persons = Person.objects.all() if sees_every_person(user) else visible_persons(user)
+    seen = Exists(persons.filter(pk=OuterRef("case_id")))
     return Conflict.objects.filter(seen | Q(case_id__isnull=True))
 
 
