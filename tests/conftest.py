@@ -344,6 +344,12 @@ def register(actor: User, station: Station, **fields: Any) -> Person:
 
 
 @pytest.fixture
+def registered() -> Callable[..., Person]:
+    """``register`` for test modules (which cannot import this one)."""
+    return register
+
+
+@pytest.fixture
 def person_at_a(keeper_a: User, station_a: Station, station_c: Station) -> Person:
     return register(keeper_a, station_a, name_hangul="가상 하나", name_romanized="Gasang Hana (fictional)")
 

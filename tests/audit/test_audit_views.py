@@ -91,3 +91,19 @@ def test_only_the_auditor(client_for: Callable[..., Any], coordinator: User, adm
             assert client_for(user).get("/audit/", params).status_code == 403
     anonymous = client_for(None).get("/audit/", {"download": "checkpoint"})
     assert anonymous.status_code == 302
+
+
+def test_a_long_log_is_counted_a_few_pages_ahead_and_every_event_reached(
+    client_for: Callable[..., Any], auditor: User, write_events: Callable[..., list[AuditEvent]], monkeypatch: Any
+) -> None:
+    write_events(7, actor=auditor, action="a.many")
+    monkeypatch.setattr("waystation.audit.views.PAGE_SIZE", 2)
+    monkeypatch.setattr("waystation.lib.paging.AHEAD", 1)
+    client = client_for(auditor)
+    first = client.get("/audit/", {"action": "a.many"})
+    assert "Page 1 of more than 1" in first.content.decode()
+    pages = [seqs(client.get("/audit/", {"action": "a.many", "page": n})) for n in range(1, 5)]
+    assert sorted(seq for page in pages for seq in page) == sorted(
+        AuditEvent.objects.filter(action="a.many").values_list("seq", flat=True)
+    )
+    assert "Page 4 of 4" in client.get("/audit/", {"action": "a.many", "page": 4}).content.decode()

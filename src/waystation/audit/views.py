@@ -4,7 +4,6 @@ import datetime as dt
 import uuid
 
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -16,7 +15,10 @@ from waystation.audit.access import can_read_audit
 from waystation.audit.checkpoint import CheckpointError
 from waystation.audit.models import AuditEvent
 from waystation.audit.verify import checkpoint_text, verify_log
+from waystation.lib.paging import LookAheadPaginator
 from waystation.web.types import AuthedHttpRequest
+
+PAGE_SIZE = 100
 
 
 @require_safe
@@ -47,7 +49,8 @@ def events(request: AuthedHttpRequest) -> HttpResponse:
         rows = rows.filter(at__gte=_day_start(start))
     if end is not None:
         rows = rows.filter(at__lt=_day_start(end + dt.timedelta(days=1)))
-    page = Paginator(rows, 100).get_page(request.GET.get("page"))
+    asked = request.GET.get("page")
+    page = LookAheadPaginator(rows, PAGE_SIZE, asked=asked).get_page(asked)  # the log grows without end
     status: dict[str, object] | None = None
     if request.GET.get("verify") == "1":
         report = verify_log()

@@ -8,7 +8,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -43,6 +42,7 @@ from waystation.cases.models import Person
 from waystation.cases.models.person import normalise_case_code
 from waystation.cases.selectors import unmerged
 from waystation.lib.errors import ServiceError
+from waystation.lib.paging import LookAheadPaginator
 from waystation.network.access import visible_stations
 from waystation.network.models import Station
 from waystation.vault import blind
@@ -111,7 +111,8 @@ def case_list(request: AuthedHttpRequest) -> HttpResponse:
     if not request.GET:
         form = CaseFilterForm({}, stations=stations)
     found, merged = _filtered(request.user, form)
-    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+    asked = request.GET.get("page")
+    page = LookAheadPaginator(found, PAGE_SIZE, asked=asked).get_page(asked)
     persons = list(page.object_list)
     _reveal_names(request.user, persons, purpose="case_list")
     station_names = dict(Station.objects.filter(pk__in={p.place_id for p in persons}).values_list("pk", "code_name"))
