@@ -80,23 +80,52 @@ def test_only_replaces_that_scripts_rows_and_keeps_the_others(tmp_path: Path) ->
     quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
     call_command("bench", "--bench-dir", str(tmp_path), **quiet)
     first = json.loads((tmp_path / "results.json").read_text())
-    assert [(r["name"], r["ratio"]) for r in first] == [
+    assert [(r["name"], r["ratio"]) for r in first[:2]] == [
         ("linkage_f1_febrl3", None),
         ("intake_import_vs_bulk_create", 2.5),
     ]
+    assert first[2]["name"] == "suite_time_vs_20_minutes"  # a full run's own row
 
     (tmp_path / "intake.py").write_text(_intake_with_ratio(2.75))
     (tmp_path / "linkage.py").write_text(BROKEN)  # would replace its row with a failure, were it run
     call_command("bench", "--bench-dir", str(tmp_path), "--only", "intake", **quiet)
 
     rows = json.loads((tmp_path / "results.json").read_text())
-    linkage, intake = rows  # the suite's order kept
+    linkage, intake, suite = rows  # the suite's order kept
     assert linkage == first[0]  # the earlier run's row, untouched, with when it was measured
+    assert suite == first[2]  # the suite's time is a full run's: --only keeps the last one's
     assert intake["ratio"] == 2.75 and intake["measured"] >= linkage["measured"]
     table = (tmp_path / "results.md").read_text()
     assert "| linkage_f1_febrl3 | linkage | — | 0.99 | PASS |" in table
     assert "| intake_import_vs_bulk_create | intake | 2.75 | 3 | PASS |" in table
     assert "Not run for these results: case_page, case_list, pages, figures, sync, load." in table
+
+
+# A stand-in for a script that makes its database first (bench/_bench.py's marker) and takes a moment.
+GENERATES = """
+import json, pathlib, time
+here = pathlib.Path(__file__).parent
+(here / ".data" / "figures-1000").mkdir(parents=True)
+(here / ".data" / "figures-1000" / "bench-ready.json").write_text("{}")
+time.sleep(0.3)
+(here / "results-figures.json").write_text(json.dumps([{"name": "x", "ratio": 1, "goal": 1, "meets": True}]))
+"""
+
+
+def test_a_full_run_times_the_suite_against_its_goal_and_names_what_it_generated(tmp_path: Path) -> None:
+    (tmp_path / "figures.py").write_text(GENERATES)
+    (tmp_path / "intake.py").write_text(INTAKE)
+    (tmp_path / ".data" / "list-1000").mkdir(parents=True)
+    (tmp_path / ".data" / "list-1000" / "bench-ready.json").write_text("{}")  # made by an earlier run
+    call_command("bench", "--bench-dir", str(tmp_path), stdout=io.StringIO(), stderr=io.StringIO())
+
+    suite = json.loads((tmp_path / "results.json").read_text())[-1]
+    assert suite["name"] == "suite_time_vs_20_minutes" and suite["script"] == "runner"
+    assert suite["per_script_s"].keys() == {"figures", "intake"}
+    assert suite["seconds"] + 2 >= sum(suite["per_script_s"].values()) and suite["seconds"] < 60  # each rounded
+    assert suite["generated"] == ["figures-1000"]  # not the database that was there already
+    assert (suite["goal"], suite["meets"]) == (1.0, True) and suite["ratio"] == round(suite["seconds"] / 1200, 2)
+    assert "| suite_time_vs_20_minutes | runner |" in (tmp_path / "results.md").read_text()
 
 
 def test_only_keeps_no_smoke_rows_in_a_full_run_nor_full_ones_in_a_smoke_run(tmp_path: Path) -> None:

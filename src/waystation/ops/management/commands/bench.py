@@ -43,6 +43,7 @@ class Command(BaseCommand):
         if missing or not scripts:
             raise CommandError(f"No benchmark script {', '.join(missing) or '*.py'} in {folder}.")
         started = time.monotonic()
+        data_before = bench.ready_data(folder)
         runs = []
         for script in scripts:
             extra = bench.smoke_args(script) if smoke else []
@@ -59,8 +60,11 @@ class Command(BaseCommand):
             runs.append(run)
         info = bench.machine()
         rows = bench.collect(runs, measured=info["date"], smoke=smoke)
-        if only:  # the other scripts' rows of the last run stay
+        if only:  # the other scripts' rows of the last run stay (the suite's time among them)
             rows = bench.merged(folder, rows, [run.script for run in runs], smoke=smoke)
+        elif not smoke:
+            generated = bench.ready_data(folder) - data_before
+            rows.append(bench.suite_row(runs, time.monotonic() - started, generated, measured=info["date"]))
         bench.write_outputs(folder, rows, info, smoke=smoke)
         if options["json"]:
             self.stdout.write(json.dumps(rows, indent=1, ensure_ascii=False))
