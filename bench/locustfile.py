@@ -3,7 +3,8 @@
 Each simulated user signs in once through the real forms (password, then a code from its authenticator) as one of
 the benchmark's accounts, then works like its role: keepers register arrivals and look at their cases,
 caseworkers read their cases and write notes, coordinators open cases and plan movements, analysts open the
-figures. Between two actions a user thinks for a while (``wait_time``), as people do.
+figures. After every page a user thinks (reads it, chooses, types) before the next click, as people do: between
+``WAYSTATION_LOAD_THINK`` seconds ("low,high", 3 to 10 by default; ``bench/load.py`` says why).
 
 Every request is recorded (name, time taken, when, whether it failed) and written to the file named by
 ``WAYSTATION_LOAD_OUT`` when the run stops, with the moment each user finished signing in: the runner computes its
@@ -41,6 +42,7 @@ SIGNED_IN = "@signed-in"
 RECORDS: list[tuple[str, float, float, bool]] = []  # name, milliseconds, start (epoch seconds), failed
 _lock = threading.Lock()
 _taken: dict[str, count[int]] = {role: count() for role in ACCOUNTS}
+THINK = tuple(float(x) for x in (os.environ.get("WAYSTATION_LOAD_THINK") or "3,10").split(","))
 
 
 @events.request.add_listener
@@ -63,7 +65,7 @@ def _options(html: str, select: str) -> list[str]:
 class Worker(HttpUser):
     abstract = True
     role = ""
-    wait_time = between(1, 3)
+    wait_time = between(THINK[0], THINK[1])
 
     def on_start(self) -> None:
         with _lock:
@@ -92,14 +94,17 @@ class Worker(HttpUser):
         page = self.client.get("/cases/", name="case list")
         self.cases = CASE_LINK.findall(page.text) or self.cases
 
-    def open_case(self) -> str | None:
+    def open_case(self) -> tuple[str, str] | None:
+        """One of the cases listed (the list first, read, when none is known yet): its code and its page. A task
+        thinks between two pages (``self.wait()``); locust makes the user think after the task's last."""
         if not self.cases:
             self.open_list()
+            self.wait()
         if not self.cases:
             return None
         code = RNG.choice(self.cases)
-        self.client.get(f"/cases/{code}/", name="case page")
-        return code
+        page = self.client.get(f"/cases/{code}/", name="case page")
+        return code, page.text
 
 
 class Keeper(Worker):
@@ -112,6 +117,7 @@ class Keeper(Worker):
         stations = _options(form.text, "station")
         if not stations:
             return
+        self.wait()  # filling the form in
         n = RNG.randrange(10**6)
         self.post_form(
             "/cases/register/",
@@ -133,6 +139,7 @@ class Keeper(Worker):
     @task(3)
     def look(self) -> None:
         self.open_list()
+        self.wait()
         self.open_case()
 
 
@@ -143,14 +150,16 @@ class Caseworker(Worker):
     @task(3)
     def read(self) -> None:
         self.open_list()
+        self.wait()
         self.open_case()
 
     @task(1)
     def note(self) -> None:
-        code = self.open_case()
-        if code:
-            page = self.client.get(f"/cases/{code}/", name="case page")
-            self.post_form(f"/cases/{code}/notes/new/", page.text, {"text": "[SYNTHETIC] load test note"}, "note")
+        opened = self.open_case()
+        if opened:
+            code, page = opened
+            self.wait()  # reading her page, typing the note
+            self.post_form(f"/cases/{code}/notes/new/", page, {"text": "[SYNTHETIC] load test note"}, "note")
 
 
 class Coordinator(Worker):
@@ -160,16 +169,20 @@ class Coordinator(Worker):
     @task(2)
     def read(self) -> None:
         self.open_list()
+        self.wait()
         self.open_case()
 
     @task(1)
     def move(self) -> None:
-        code = self.open_case()
-        if not code:
+        opened = self.open_case()
+        if not opened:
             return
+        code = opened[0]
+        self.wait()
         form = self.client.get(f"/cases/{code}/move/", name="move form")
         stations = _options(form.text, "to_station")
         if stations:  # a refusal (she is already on her way) is a page with a message: a normal answer
+            self.wait()  # choosing where to
             self.post_form(f"/cases/{code}/move/", form.text, {"to_station": RNG.choice(stations)}, "move")
 
 
