@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from waystation.accounts.models import User
 from waystation.cases.access import Need, can, may_change, person_fields_for, visible_persons
 from waystation.cases.choices import ConsentScope, NeedArea, inverse_relation
 from waystation.cases.forms import PhotoForm
-from waystation.cases.models import Person
+from waystation.cases.models import FamilyLink, Person
 from waystation.cases.services import times_sold
 from waystation.network.access import movement_actions_for
 from waystation.network.models import OPEN_MOVEMENT_STATUSES
-from waystation.network.selectors import current_station, open_movement
+from waystation.network.selectors import current_station, current_station_among, open_movement
 from waystation.vault.models import ShredRecord
 from waystation.vault.reveal import reveal_onto
 
@@ -36,8 +36,13 @@ def _family(visible_persons: QuerySet[Person], person: Person) -> list[dict[str,
     """Each relative the user may know of (``visible_persons``: the user's), with what they are to this person (a
     link stores what its ``person`` is to its ``relative``). Relatives outside the user's cases are counted, never
     named."""
-    links_out = list(person.family_links.select_related("relative"))
-    links_in = list(person.family_links_in.select_related("person"))
+    links = FamilyLink.objects.filter(Q(person=person) | Q(relative=person)).select_related("person", "relative")
+    links_out, links_in = [], []
+    for link in links:  # one query for both sides
+        if link.person_id == person.pk:
+            links_out.append(link)
+        if link.relative_id == person.pk:
+            links_in.append(link)
     relatives = [link.relative_id for link in links_out] + [link.person_id for link in links_in]
     visible = set(visible_persons.filter(pk__in=relatives).values_list("pk", flat=True)) if relatives else set()
     rows: list[dict[str, Any]] = []
@@ -74,9 +79,11 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
         movements = list(person.movements.select_related("from_station", "to_station").order_by("planned_at", "id"))
         # her open movement (at most one: ``one_open_movement``), as ``open_movement`` would read it
         current = min((m for m in movements if m.status in OPEN_MOVEMENT_STATUSES), key=lambda m: m.pk, default=None)
+        here = current_station_among(person.pk, movements)
     else:  # minimum fields: where the person is and where they go next, not the stations they came through
         current = open_movement(person.pk)
         movements = [current] if current else []
+        here = current_station(person.pk)
     reveal_items: list[tuple[models.Model, list[str]]] = [(person, list(person_fields_for(user)))]
     context: dict[str, Any] = {
         "person": person,
@@ -84,7 +91,7 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
         "movements": movements,
         "open_movement": current,
         "movement_actions": movement_actions_for(user, current) if current and may_change(person, Need.MOVE) else [],
-        "here": current_station(person.pk),
+        "here": here,
         # a record merged into another is read-only (``cases.access``): its page offers no change
         "can": {need.value: can(user, need) and may_change(person, need) for need in Need},
         "now": timezone.now(),

@@ -40,6 +40,17 @@ def current_station(person_id: uuid.UUID) -> Station | None:
     return latest.to_station if latest is not None else None
 
 
+def current_station_among(person_id: uuid.UUID, movements: list[Movement]) -> Station | None:
+    """``current_station``, from all of her movements already read (with their stations): her latest arrival by
+    the same order, without a query. Should an arrival lack its time, the databases' own order of a missing time
+    decides (which differs between them), so the query is asked then."""
+    arrived = [m for m in movements if m.status == MovementStatus.ARRIVED]
+    if any(m.arrived_at is None for m in arrived):
+        return current_station(person_id)
+    latest = max(arrived, key=lambda m: (m.arrived_at, m.pk), default=None)
+    return latest.to_station if latest is not None else None
+
+
 def current_station_id(person_id: uuid.UUID) -> int | None:
     return _arrivals_latest_first(person_id).values_list("to_station_id", flat=True).first()
 
