@@ -11,13 +11,14 @@ wraps their case keys; more coordinators and analysts beside them; every account
 authenticator whose secret the runner keeps in the data folder (synthetic accounts of a throwaway database).
 
 The production server (``waystation serve``: gunicorn, one process with threads) is started on that database. Then
-three runs of ``bench/locustfile.py``, headless:
+two runs of ``bench/locustfile.py``, headless:
 
-- unloaded: one user per role (4 at once): the median of every request;
-- loaded: ``--users`` (50) users in the same role mix for ``--seconds`` (60): the goal's p95;
-- capacity: the same 50 users clicking as fast as no person does (``--stress-think``, 1 to 3 s between pages) for
-  ``--stress-seconds`` (30): more than one server process can serve, so this run measures the throughput at
-  saturation (reported) and how long requests then wait (reported, no goal).
+- unloaded: one user per role (4 at once) for ``--unloaded-seconds`` (60): the median of every request;
+- loaded: ``--users`` (50) users in the same role mix for ``--seconds`` (60): the goal's p95; then, signed in
+  still, the capacity run: the same 50 clicking faster than people do (``--stress-think``, 1 to 3 s after each
+  page) for ``--stress-seconds`` (30, counted once every user's last thought at people's pace has ended): more than
+  one server process serves, so it measures the throughput at saturation and how long requests then take
+  (reported, no goal).
 
 How people use it (``--think``): every user thinks 3 to 10 s after each page before the next click (reads the list
 and picks a case, reads her page, types a note, picks a station): quick, for people reading case records. Stop 13
@@ -62,6 +63,7 @@ PG = "postgres://postgres@127.0.0.1:5432"
 MIX = {"keeper": 10, "caseworker": 16, "coordinator": 12, "analyst": 12}
 READY_PATH = "/accounts/login/"
 SIGNED_IN = "@signed-in"  # locustfile.SIGNED_IN (not imported: importing locust patches this process for gevent)
+STRESS = "@stress"  # locustfile.STRESS
 
 
 def database_name(persons: int) -> str:
@@ -168,6 +170,8 @@ def run_locust(
     fixed: bool,
     accounts: dict[str, Any],
     think: str,
+    stress_think: str = "",
+    stress_seconds: int = 0,
 ) -> list[Any]:
     """``users`` users signing in (for at most ``ramp`` seconds), then working ``seconds`` after the last one is in
     (the locustfile stops the run then), thinking ``think`` ("low,high") seconds after each page: every record."""
@@ -182,6 +186,8 @@ def run_locust(
         "WAYSTATION_LOAD_USERS": str(users),
         "WAYSTATION_LOAD_SECONDS": str(seconds),
         "WAYSTATION_LOAD_THINK": think,
+        "WAYSTATION_LOAD_STRESS_THINK": stress_think,
+        "WAYSTATION_LOAD_STRESS_SECONDS": str(stress_seconds),
     }
     command = [
         str(Path(sys.executable).with_name("locust")),
@@ -195,7 +201,7 @@ def run_locust(
         "--spawn-rate",
         str(max(1, users // 5)),
         "--run-time",
-        f"{ramp + seconds}s",
+        f"{ramp + seconds + (stress_seconds + int(float(think.split(',')[1])) + 5 if stress_seconds else 0)}s",
         "--only-summary",
         "--loglevel",
         "WARNING",
@@ -210,12 +216,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def summarise(records: list[Any], users: int, seconds: int) -> dict[str, Any]:
-    """The work (sign-ins left out) of the ``seconds`` after every one of ``users`` had signed in; failures of
-    every request, sign-ins included."""
+def summarise(records: list[Any], users: int, seconds: int, *, after: float | None = None) -> dict[str, Any]:
+    """The work (sign-ins left out) of the ``seconds`` after every one of ``users`` had signed in, or ``after``
+    that moment when given (the capacity run); failures of every request, sign-ins included."""
     ready = sorted(r[2] for r in records if r[0] == SIGNED_IN)
     start = ready[-1] if len(ready) == users else float("inf")
-    work = [r for r in records if r[0] not in ("sign-in", SIGNED_IN) and start <= r[2] < start + seconds]
+    start = start if after is None else after
+    work = [r for r in records if not r[0].startswith(("sign-in", "@")) and start <= r[2] < start + seconds]
     times = [r[1] for r in work]
     # The run stops `seconds` after the last sign-in, or at ramp + seconds: sign-ins slower than the ramp leave a
     # shorter window than asked for.
@@ -268,22 +275,26 @@ def main() -> None:
         loaded_accounts = {role: made[role][:-1] for role in made}
         log(f"bench: unloaded, one user per role, {args.unloaded_seconds} s ...")
 
-        def measure(
-            users: int, seconds: int, accounts: dict[str, Any], think: str, *, fixed: bool = False
-        ) -> dict[str, Any]:
-            records = run_locust(
-                home, port, users=users, seconds=seconds, ramp=args.ramp, fixed=fixed, accounts=accounts,
-                think=think,
-            )  # fmt: skip
-            return summarise(records, users, seconds)
-
-        quiet = measure(4, args.unloaded_seconds, unloaded_accounts, args.think, fixed=True)
-        log(f"bench: {args.users} users for {args.seconds} s (after at most {args.ramp} s of signing in) ...")
-        busy = measure(args.users, args.seconds, loaded_accounts, args.think)
+        quiet_records = run_locust(
+            home, port, users=4, seconds=args.unloaded_seconds, ramp=args.ramp, fixed=True,
+            accounts=unloaded_accounts, think=args.think,
+        )  # fmt: skip
+        quiet = summarise(quiet_records, 4, args.unloaded_seconds)
+        log(
+            f"bench: {args.users} users for {args.seconds} s (after at most {args.ramp} s of signing in)"
+            + (f", then at {args.stress_think} s a page for {args.stress_seconds} s" if args.stress_seconds else "")
+        )
+        records = run_locust(
+            home, port, users=args.users, seconds=args.seconds, ramp=args.ramp, fixed=False,
+            accounts=loaded_accounts, think=args.think, stress_think=args.stress_think,
+            stress_seconds=args.stress_seconds,
+        )  # fmt: skip
+        busy = summarise(records, args.users, args.seconds)
         stress: dict[str, Any] | None = None
-        if args.stress_seconds:
-            log(f"bench: capacity: {args.users} users thinking {args.stress_think} s, {args.stress_seconds} s ...")
-            stress = measure(args.users, args.stress_seconds, loaded_accounts, args.stress_think)
+        switched = [r[2] for r in records if r[0] == STRESS]
+        if args.stress_seconds:  # measured once every user's last thought at the first pace has ended
+            settled = switched[0] + float(args.think.split(",")[1]) if switched else float("inf")
+            stress = summarise(records, args.users, args.stress_seconds, after=settled)
         rss = peak_rss_mb(worker_pid(server))
     finally:
         server.terminate()
@@ -306,11 +317,10 @@ def main() -> None:
             f"  NOT MEASURED as asked: the signing in took {busy['ramp_s']:.0f} s of the {args.ramp} s allowed "
             f"(--ramp), which left {busy['window_s']:.0f} s of the {args.seconds} s under load"
         )
-    runs = [quiet, busy] + ([stress] if stress else [])
-    at_capacity = "" if stress is None else f", {stress['failed']} at capacity"
-    clean = all(r["failed"] == 0 for r in runs) and busy["signed_in"] == args.users and quiet["signed_in"] == 4
+    clean = quiet["failed"] == busy["failed"] == 0 and busy["signed_in"] == args.users and quiet["signed_in"] == 4
     print(
-        f"  failed requests        {busy['failed']} under load, {quiet['failed']} unloaded{at_capacity}; signed in "
+        f"  failed requests        {busy['failed']} under load (capacity run included), {quiet['failed']} unloaded; "
+        "signed in "
         f"{busy['signed_in']} of {args.users} in {busy['ramp_s']:.0f} s  {'PASS' if clean else 'FAIL'} (goal: none)"
     )
     if stress is not None:
@@ -341,7 +351,7 @@ def main() -> None:
         },
         {
             "name": "load_failed_requests",
-            "failed": sum(r["failed"] for r in runs),
+            "failed": busy["failed"] + quiet["failed"],
             "requests": busy["requests"],
             "ratio": None,
             "goal": 0,

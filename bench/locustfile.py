@@ -26,23 +26,37 @@ from typing import Any
 
 import gevent
 from django_otp.oath import TOTP  # pure Python (hmac, struct): no Django settings needed
-from locust import HttpUser, between, events, task
+from locust import HttpUser, events, task
 
 ACCOUNTS: dict[str, list[dict[str, str]]] = json.loads(Path(os.environ["WAYSTATION_LOAD_ACCOUNTS"]).read_text())
 OUT = Path(os.environ["WAYSTATION_LOAD_OUT"])
 CASE_LINK = re.compile(r'href="/cases/([A-Z0-9]{4}-[A-Z0-9]{4})/"')
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-# The run ends WAYSTATION_LOAD_SECONDS after the last of WAYSTATION_LOAD_USERS has signed in (locust's --run-time is
-# only a cap then): the sign-ins, one Argon2id gate at a time, take as long as they take.
+# The work starts when the last of WAYSTATION_LOAD_USERS has signed in (the sign-ins, one Argon2id gate at a time,
+# take as long as they take: locust's --run-time is only a cap): WAYSTATION_LOAD_SECONDS at people's pace
+# (WAYSTATION_LOAD_THINK seconds after each page, "low,high"), then, when WAYSTATION_LOAD_STRESS_SECONDS is set, the
+# same users at WAYSTATION_LOAD_STRESS_THINK's pace (the capacity run) for the longest think of the first pace (each
+# user's last thought at that pace ends within it) and the seconds asked; then the run stops.
 USERS = int(os.environ.get("WAYSTATION_LOAD_USERS") or 0)
 WORK_SECONDS = float(os.environ.get("WAYSTATION_LOAD_SECONDS") or 0)
+STRESS_SECONDS = float(os.environ.get("WAYSTATION_LOAD_STRESS_SECONDS") or 0)
 _signed_in = count(1)  # the users signed in so far
 RNG = random.Random()  # noqa: S311 - which case to open next, not a secret
 SIGNED_IN = "@signed-in"
+STRESS = "@stress"  # the moment the pace changes to the capacity run's
 RECORDS: list[tuple[str, float, float, bool]] = []  # name, milliseconds, start (epoch seconds), failed
 _lock = threading.Lock()
 _taken: dict[str, count[int]] = {role: count() for role in ACCOUNTS}
-THINK = tuple(float(x) for x in (os.environ.get("WAYSTATION_LOAD_THINK") or "3,10").split(","))
+
+
+def _pace(name: str, default: str) -> tuple[float, float]:
+    low, high = (float(x) for x in (os.environ.get(name) or default).split(","))
+    return low, high
+
+
+THINK = _pace("WAYSTATION_LOAD_THINK", "3,10")
+STRESS_THINK = _pace("WAYSTATION_LOAD_STRESS_THINK", "1,3")
+PACE = [THINK]  # the pace now: THINK, then STRESS_THINK
 
 
 @events.request.add_listener
@@ -65,7 +79,6 @@ def _options(html: str, select: str) -> list[str]:
 class Worker(HttpUser):
     abstract = True
     role = ""
-    wait_time = between(THINK[0], THINK[1])
 
     def on_start(self) -> None:
         with _lock:
@@ -82,8 +95,21 @@ class Worker(HttpUser):
         with _lock:  # when this user could start working: the runner measures once every user could
             RECORDS.append((SIGNED_IN, 0.0, time.time(), False))
             everyone = next(_signed_in) == USERS
-        if everyone and WORK_SECONDS:  # the last one in: stop once the others have worked for the time asked
-            gevent.spawn_later(WORK_SECONDS + 1, self.environment.runner.quit)
+        if everyone and WORK_SECONDS:  # the last one in: the work starts now
+            if STRESS_SECONDS:
+                gevent.spawn_later(WORK_SECONDS + 1, self._stress)
+            else:
+                gevent.spawn_later(WORK_SECONDS + 1, self.environment.runner.quit)
+
+    def _stress(self) -> None:
+        with _lock:
+            PACE[0] = STRESS_THINK
+            RECORDS.append((STRESS, 0.0, time.time(), False))
+        gevent.spawn_later(THINK[1] + STRESS_SECONDS + 1, self.environment.runner.quit)
+
+    def wait_time(self) -> float:
+        low, high = PACE[0]
+        return RNG.uniform(low, high)
 
     def post_form(self, path: str, page: str, data: dict[str, str], name: str, **options: Any) -> Any:
         token = CSRF_INPUT.search(page)
