@@ -284,22 +284,34 @@ def _append_log(fresh: list[tuple[Entry, dict[str, Any]]], rows: dict[tuple[str,
     Change.objects.bulk_create(changes, batch_size=CHUNK)
 
 
+def _open_conflicts(rows: list[Row]) -> dict[tuple[str, str, str], Conflict]:
+    """The open conflicts of these rows, by (model, gid, field): a query a model and ``CHUNK`` rows, not one a row
+    (open conflicts are few; the rows of a bundle many)."""
+    gids: dict[str, list[str]] = {}
+    for row in rows:
+        gids.setdefault(row.label, []).append(row.gid)
+    found: dict[tuple[str, str, str], Conflict] = {}
+    for label, of_label in gids.items():
+        for start in range(0, len(of_label), CHUNK):
+            chunk = of_label[start : start + CHUNK]
+            for c in Conflict.objects.filter(model=label, gid__in=chunk, resolved_at__isnull=True):
+                found[(c.model, c.gid, c.field)] = c
+    return found
+
+
 def _record_conflicts(rows: list[Row]) -> int:
     opened = 0
     now = timezone.now()
+    open_ones = _open_conflicts(rows)
     for row in rows:
         spec = BY_LABEL.get(row.label)
         names = sorted(row.touched)
-        open_ones = {
-            c.field: c
-            for c in Conflict.objects.filter(model=row.label, gid=row.gid, field__in=names, resolved_at__isnull=True)
-        }
         for name in names:
             siblings = row.fields.get(name, [])
             sensitive = spec is not None and spec.sensitive(name)
             conflicting = merge.in_conflict(siblings, sensitive=sensitive)
             versions = [v.as_list() for v in sorted(siblings, key=lambda v: v.hlc, reverse=True)]
-            existing = open_ones.get(name)
+            existing = open_ones.get((row.label, row.gid, name))
             if conflicting and existing is None:
                 Conflict.objects.create(
                     model=row.label, gid=row.gid, case_id=row.case_id, field=name, versions=versions, opened_at=now
