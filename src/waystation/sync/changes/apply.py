@@ -112,7 +112,41 @@ def _user_model() -> Any:
     return apps.get_model(settings.AUTH_USER_MODEL)
 
 
-def _set_value(spec: Spec, row: Row, instance: models.Model, name: str) -> None:
+class Here:
+    """What exists here during one apply, asked of the database as little as may be. Records are made, and none
+    removed, while a bundle applies (shredding comes after): a person found stays found (one not found is asked
+    again: the bundle may make her later), and which of the bundle's records exist is asked once, a query a model
+    and ``CHUNK`` rows, then kept as ``_materialise`` makes them."""
+
+    def __init__(self, rows: list[Row]) -> None:
+        self._persons: set[str] = set()
+        self._records: set[tuple[str, str]] = set()
+        by_label: dict[str, list[uuid.UUID]] = {}
+        for row in rows:
+            by_label.setdefault(row.label, []).append(uuid.UUID(row.gid))
+        for label, gids in by_label.items():
+            spec = BY_LABEL[label]
+            for start in range(0, len(gids), CHUNK):
+                chunk = spec.model._default_manager.filter(**{f"{spec.gid_field}__in": gids[start : start + CHUNK]})
+                self._records |= {(label, str(gid)) for gid in chunk.values_list(spec.gid_field, flat=True)}
+
+    def has_person(self, pk: Any) -> bool:
+        key = str(pk)
+        if key in self._persons:
+            return True
+        if Person.objects.filter(pk=pk).exists():
+            self._persons.add(key)
+            return True
+        return False
+
+    def has_record(self, row: Row) -> bool:
+        return (row.label, str(uuid.UUID(row.gid))) in self._records
+
+    def made(self, row: Row) -> None:
+        self._records.add((row.label, str(uuid.UUID(row.gid))))
+
+
+def _set_value(spec: Spec, row: Row, instance: models.Model, name: str, here: Here) -> None:
     f = spec.field(name)
     top = merge.winner(row.fields[name])
     if spec.sensitive(name):
@@ -126,7 +160,7 @@ def _set_value(spec: Spec, row: Row, instance: models.Model, name: str) -> None:
         return
     value = local_value(spec, name, top.value)
     refers = isinstance(f, models.ForeignKey) and f.related_model is Person and value is not None
-    if refers and not Person.objects.filter(pk=value).exists():
+    if refers and not here.has_person(value):
         if name == "merged_into":
             return  # set once every person of the bundle is here (``_link_merges``)
         raise Unappliable(_("A change refers to a case that is neither here nor in the bundle."))
@@ -178,11 +212,11 @@ def _open_clash(row: Row, instance: models.Model, rows: dict[tuple[str, str], Ro
     return aside
 
 
-def _materialise(row: Row, actor: User, rows: dict[tuple[str, str], Row]) -> Row | None:
+def _materialise(row: Row, actor: User, rows: dict[tuple[str, str], Row], here: Here) -> Row | None:
     """Make or update the row's record from its state; the other movement set aside, if any (``_open_clash``)."""
     spec = BY_LABEL[row.label]
     manager = spec.model._default_manager
-    instance = manager.filter(**{spec.gid_field: uuid.UUID(row.gid)}).first()
+    instance = manager.filter(**{spec.gid_field: uuid.UUID(row.gid)}).first() if here.has_record(row) else None
     new = instance is None
     if instance is None:
         instance = spec.model(**{spec.gid_field: uuid.UUID(row.gid)})
@@ -195,18 +229,21 @@ def _materialise(row: Row, actor: User, rows: dict[tuple[str, str], Row]) -> Row
             if name in spec.kept_times:
                 kept[name] = local_value(spec, name, merge.winner(row.fields[name]).value)
             else:
-                _set_value(spec, row, instance, name)
+                _set_value(spec, row, instance, name, here)
     except (ValueError, TypeError) as exc:
         raise Unappliable(
             _("A change holds a value this installation cannot take (%(field)s).") % {"field": name}
         ) from exc
     aside = _open_clash(row, instance, rows)
+    if aside is not None:
+        here.made(aside)  # the movement set aside is one here (changed now), whether the bundle named it or not
     if not new and "status" in row.touched and "status" not in names:
         names.append("status")
     try:
         with transaction.atomic():
             if new:
                 instance.save(force_insert=True)
+                here.made(row)
             else:
                 attnames = [spec.field(n).attname for n in names if n not in spec.kept_times]
                 if attnames:
@@ -233,13 +270,13 @@ def _link_merges(rows: list[Row]) -> None:
             Person.objects.filter(pk=row.gid).update(merged_into=target)
 
 
-def _store_plaintexts(row: Row) -> None:
+def _store_plaintexts(row: Row, here: Here) -> None:
     """Each sensitive version that arrived in plaintext, encrypted as the row's own value is (its case's key, the
     row's associated data), for the state and the log."""
     if not row.plain:
         return
     spec = BY_LABEL[row.label]
-    if row.instance is None or (row.case_id and not Person.objects.filter(pk=row.case_id).exists()):
+    if row.instance is None or (row.case_id and not here.has_person(row.case_id)):
         raise Unappliable(_("A change refers to a case that is neither here nor in the bundle."))
     stored: dict[tuple[str, str, int], Any] = {}
     for (name, origin, seq), value in row.plain.items():
@@ -343,6 +380,7 @@ def apply_changes(entries: list[Entry], *, keyring: Keyring, actor: User) -> Any
         incoming = {r.case_id for r in rows.values() if r.label == SHRED and r.touched and r.case_id}
         gone = shredded | incoming
         touched = sorted((r for r in rows.values() if r.touched and r.label != SHRED), key=lambda r: ORDER[r.label])
+        here = Here(touched)
         for row in touched:
             if row.case_id in gone:
                 spec = BY_LABEL[row.label]
@@ -350,12 +388,12 @@ def apply_changes(entries: list[Entry], *, keyring: Keyring, actor: User) -> Any
                     if spec.sensitive(name):
                         row.fields[name] = merge.blanked(row.fields[name])
                 row.plain = dict.fromkeys(row.plain, "")
-            aside = _materialise(row, actor, rows)
+            aside = _materialise(row, actor, rows, here)
             if aside is not None and all(r is not aside for r in touched):
                 touched.append(aside)  # made again from its state in turn, its conflict recorded below
         _link_merges(touched)
         for row in touched:
-            _store_plaintexts(row)
+            _store_plaintexts(row, here)
         _save_states(list(rows.values()))
         _append_log(fresh, rows)
         opened = _record_conflicts(touched)
