@@ -49,6 +49,7 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
@@ -200,6 +201,23 @@ def _empty_key_agent() -> Iterator[None]:
     AGENT.drop_all()
     for path in (shred.ledger_path(), shred.kill_ledger_path()):
         path.unlink(missing_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _places_agree_with_movements(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test that used the database, each person's stored place (``Person.place``, kept by triggers) is
+    the station of her latest arrival as her movements say, whatever the test wrote and however."""
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    uses_db = bool({"db", "transactional_db"} & names or marker)
+    if uses_db:  # asked for here, so that the database is still there when this fixture ends
+        transactional = "transactional_db" in names or bool(marker and marker.kwargs.get("transaction"))
+        request.getfixturevalue("transactional_db" if transactional else "db")
+    yield
+    if uses_db and not connection.needs_rollback:  # a test that ends in a broken transaction can be read no more
+        from waystation.network.selectors import places_out_of_step
+
+        assert places_out_of_step() == [], "a person's stored place differs from her movements"
 
 
 @pytest.fixture(autouse=True)

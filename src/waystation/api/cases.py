@@ -54,12 +54,12 @@ def _names(user: User, persons: list[Person], fields: tuple[str, ...], purpose: 
     return [{**v, "locked": getattr(v, "locked", False)} for v in values]
 
 
-def _station_names(persons: list[Person]) -> dict[int, str]:
-    places = {p.place_id for p in persons}  # type: ignore[attr-defined]  # annotated by visible_persons
+def _station_names(persons: list[Person]) -> dict[int | None, str]:
+    places = {p.place_id for p in persons}
     return dict(Station.objects.filter(pk__in=places).values_list("pk", "code_name"))
 
 
-def _summary(person: Person, names: dict[str, Any], stations: dict[int, str]) -> dict[str, Any]:
+def _summary(person: Person, names: dict[str, Any], stations: dict[int | None, str]) -> dict[str, Any]:
     return {
         "case_code": person.case_code,
         "status": person.status,
@@ -67,7 +67,7 @@ def _summary(person: Person, names: dict[str, Any], stations: dict[int, str]) ->
         "birth_year": person.birth_year,
         "origin_province": person.origin_province,
         "first_contact_month": person.first_contact_month,
-        "station": stations.get(person.place_id),  # type: ignore[attr-defined]
+        "station": stations.get(person.place_id),
         "names": names,
     }
 

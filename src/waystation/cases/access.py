@@ -19,11 +19,11 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from waystation.accounts.models import Role, User
-from waystation.cases.models import Person
+from waystation.cases.models import Assignment, Person
 from waystation.cases.models.person import normalise_case_code
 from waystation.lib.errors import ServiceError
 from waystation.network.models import OPEN_MOVEMENT_STATUSES, Movement, StationStatus
-from waystation.network.selectors import GONE_STATUSES, with_place
+from waystation.network.selectors import GONE_STATUSES
 
 
 class Need(StrEnum):
@@ -99,16 +99,19 @@ def sees_every_person(user: User) -> bool:
 
 
 def visible_persons(user: User) -> QuerySet[Person]:
-    """Every person this user may know exists, annotated with ``place_id`` (their current station)."""
+    """Every person this user may know exists (``place_id``: her current station, kept by the database)."""
     # The photo stays in the database until revealed; pages only need to know whether there is one.
     has_photo = Case(When(photo__isnull=False, then=Value(True)), default=Value(False), output_field=BooleanField())
-    persons = with_place(Person.objects.defer("photo").annotate(has_photo=has_photo))
+    persons = Person.objects.defer("photo").annotate(has_photo=has_photo)
     if sees_no_records(user):
         return persons.none()
     if sees_every_person(user):
         return persons
     if user.role == Role.CASEWORKER:
-        return persons.filter(assignments__worker=user, assignments__ended_at__isnull=True).distinct()
+        # IN, not a join made DISTINCT: the list's first page then walks the persons in its order and stops at 50
+        # (a join had every assigned person of hers found, made distinct and sorted first: 47 ms at 100,000).
+        assigned = Assignment.objects.filter(worker=user, ended_at__isnull=True).values("person_id")
+        return persons.filter(id__in=assigned)
     if user.role == Role.KEEPER:
         stations = keeper_station_ids(user)
         heading_here = Movement.objects.filter(to_station__in=stations, status__in=OPEN_MOVEMENT_STATUSES)

@@ -94,7 +94,7 @@ def _filtered(user: User, form: CaseFilterForm) -> tuple[QuerySet[Person], list[
     if data["status"]:
         persons = persons.filter(status=data["status"])
     if data["station"]:
-        persons = persons.filter(place_id=data["station"].pk)  # type: ignore[misc]  # annotation
+        persons = persons.filter(place_id=data["station"].pk)
     if data["sex"]:
         persons = persons.filter(sex=data["sex"])
     if data["year"]:

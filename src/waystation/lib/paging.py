@@ -30,13 +30,14 @@ def page_number(asked: Any) -> int:
 class LookAheadPaginator(Paginator):
     def __init__(self, object_list: QuerySet[Any], per_page: int, *, asked: Any) -> None:
         super().__init__(object_list, per_page)
+        self.rows = object_list
         self.limit = (page_number(asked) + AHEAD - 1) * per_page
 
     @cached_property
     def count(self) -> int:
         """The rows, counted no further than ``limit`` + 1: their ids only, in no order (a count needs neither the
         columns nor the annotations a page shows, and an order would sort every row first)."""
-        return int(self.object_list.order_by().values("pk")[: self.limit + 1].count())
+        return int(self.rows.order_by().values("pk")[: self.limit + 1].count())
 
     @property
     def more(self) -> bool:

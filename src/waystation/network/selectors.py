@@ -1,4 +1,6 @@
-"""Reads of the route: a person's place is derived from their movements, never stored."""
+"""Reads of the route. A person's place is the station of her latest arrived movement: the movements say it
+(``current_station``), and the database keeps it on her row (``Person.place``, triggers of migration cases 0010)
+for the queries over many persons; ``places_out_of_step`` checks that the two agree."""
 
 from __future__ import annotations
 
@@ -17,13 +19,14 @@ def _arrivals_latest_first(person: Any) -> QuerySet[Movement]:
     return Movement.objects.filter(person=person, status=MovementStatus.ARRIVED).order_by("-arrived_at", "-id")
 
 
-def place_subquery() -> Subquery:
-    """The station of a person's latest arrived movement (their place on the route)."""
-    return Subquery(_arrivals_latest_first(OuterRef("pk")).values("to_station")[:1])
+def places_out_of_step() -> list[uuid.UUID]:
+    """The persons whose stored place (``Person.place``, kept by the database's triggers) is not the station of
+    her latest arrival as her movements say: none, unless the triggers are gone or were bypassed."""
+    from waystation.cases.models import Person
 
-
-def with_place(persons: QuerySet) -> QuerySet:
-    return persons.annotate(place_id=place_subquery())
+    derived = Subquery(_arrivals_latest_first(OuterRef("pk")).values("to_station")[:1])
+    rows = Person.objects.annotate(derived=derived).values_list("pk", "place_id", "derived")
+    return [pk for pk, stored, computed in rows if stored != computed]
 
 
 def open_movement(person_id: uuid.UUID) -> Movement | None:
@@ -64,7 +67,7 @@ def present_persons() -> QuerySet:
     """People staying at a station now: their place, not travelling, and their case still open there."""
     from waystation.cases.models import Person
 
-    return with_place(Person.objects.exclude(status__in=(*GONE_STATUSES, "in_transit")))
+    return Person.objects.exclude(status__in=(*GONE_STATUSES, "in_transit"))
 
 
 def occupancy_by_station() -> dict[int, int]:

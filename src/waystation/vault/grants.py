@@ -36,7 +36,7 @@ def holders(person_ids: list[uuid.UUID]) -> dict[uuid.UUID, set[int]]:
     """The users entitled to each case's key (active, with a key pair)."""
     from waystation.cases.models import Assignment, Person
     from waystation.network.models import OPEN_MOVEMENT_STATUSES, Movement, Station, StationStatus
-    from waystation.network.selectors import GONE_STATUSES, with_place
+    from waystation.network.selectors import GONE_STATUSES
 
     with_keys = UserKey.objects.values("user_id")
     coordinators = set(
@@ -60,7 +60,7 @@ def holders(person_ids: list[uuid.UUID]) -> dict[uuid.UUID, set[int]]:
             result[pid].add(worker)
         if not keepers_of:
             continue
-        here = with_place(Person.objects.filter(id__in=chunk).exclude(status__in=GONE_STATUSES))
+        here = Person.objects.filter(id__in=chunk).exclude(status__in=GONE_STATUSES)
         for pid, place in here.values_list("id", "place_id"):
             result[pid] |= keepers_of.get(place, set())
         for pid, station in Movement.objects.filter(person_id__in=chunk, status__in=OPEN_MOVEMENT_STATUSES).values_list(
@@ -130,9 +130,8 @@ def sync_station(keyring: Keyring, station_id: int) -> None:
     """After a change to a station's keepers or status: the people there and heading there."""
     from waystation.cases.models import Person
     from waystation.network.models import OPEN_MOVEMENT_STATUSES, Movement
-    from waystation.network.selectors import with_place
 
-    here = with_place(Person.objects.all()).filter(place_id=station_id).values_list("id", flat=True)
+    here = Person.objects.filter(place_id=station_id).values_list("id", flat=True)
     heading = Movement.objects.filter(to_station_id=station_id, status__in=OPEN_MOVEMENT_STATUSES).values_list(
         "person_id", flat=True
     )
