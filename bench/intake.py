@@ -30,7 +30,7 @@ and number rather than on the two kinds of work.) Reported: medians, the
 ratio import / bulk_create (goal <= 3), PASS or FAIL, and where the import's time goes (its phases, from the
 service's progress callback, in the last timed import). Results go to ``bench/results-intake.json``.
 
-    .venv/bin/python bench/intake.py [--rows 100000] [--rounds 3]
+    .venv/bin/python bench/intake.py [--rows 100000] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ class StartState:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)  # 100,000 rows each way a round: the suite has 20 minutes
     args = parser.parse_args()
     shutil.rmtree(HOME, ignore_errors=True)
     setup_django(HOME)
