@@ -49,10 +49,14 @@ SQLITE = [
     f"""CREATE TRIGGER network_movement_place_delete AFTER DELETE ON network_movement
         WHEN OLD.status = 'arrived'
         BEGIN {_recompute("OLD.person_id")}; END""",
-    # SQLite cannot change NEW in a BEFORE trigger: the row is corrected right after it is written.
+    # SQLite cannot change NEW in a BEFORE trigger: the row is corrected right after it is written, when it is not
+    # already right (the usual case: a new person has no movement yet, and the movement triggers write the right
+    # value), which the WHEN asks with one lookup instead of the body's two.
     f"""CREATE TRIGGER cases_person_place_insert AFTER INSERT ON cases_person
+        WHEN NEW.place_id IS NOT {LATEST.format(person="NEW.id")}
         BEGIN {_recompute("NEW.id")}; END""",
     f"""CREATE TRIGGER cases_person_place_update AFTER UPDATE OF place_id ON cases_person
+        WHEN NEW.place_id IS NOT {LATEST.format(person="NEW.id")}
         BEGIN {_recompute("NEW.id")}; END""",
 ]
 SQLITE_TRIGGERS = (
