@@ -46,8 +46,17 @@ def test_a_short_list_counts_exactly(seven: list[str], coordinator: User, client
     assert "7 cases" in page and "More than" not in page and "Page 1 of" not in page  # one page: no pager
 
 
-@pytest.mark.parametrize("asked", ["99999999999999999999999", "-3", "2.5", "", "１"])
-def test_odd_page_numbers_answer_a_page(seven: list[str], coordinator: User, client_for: Any, asked: str) -> None:
+@pytest.mark.parametrize(
+    ("asked", "first"), [("99999999999999999999999", False), ("-3", True), ("0", True), ("2.5", True), ("", True)]
+)
+def test_odd_page_numbers_answer_a_page(
+    seven: list[str], coordinator: User, client_for: Any, monkeypatch: pytest.MonkeyPatch, asked: str, first: bool
+) -> None:
+    """A page number below 1 or not a number is the first page; one past the end, the last page counted."""
+    monkeypatch.setattr("waystation.cases.views.PAGE_SIZE", 2)
+    monkeypatch.setattr("waystation.lib.paging.AHEAD", 2)
     response = client_for(coordinator).get("/cases/", {"page": asked})
     assert response.status_code == 200
-    assert CODE.findall(response.content.decode())
+    text = response.content.decode()
+    assert len(CODE.findall(text)) == (2 if first else 1)
+    assert ("Page 1 of more than 2" in text) == first

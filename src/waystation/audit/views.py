@@ -49,8 +49,8 @@ def events(request: AuthedHttpRequest) -> HttpResponse:
         rows = rows.filter(at__gte=_day_start(start))
     if end is not None:
         rows = rows.filter(at__lt=_day_start(end + dt.timedelta(days=1)))
-    asked = request.GET.get("page")
-    page = LookAheadPaginator(rows, PAGE_SIZE, asked=asked).get_page(asked)  # the log grows without end
+    paginator = LookAheadPaginator(rows, PAGE_SIZE, asked=request.GET.get("page"))  # the log grows without end
+    page = paginator.get_page(paginator.asked)
     status: dict[str, object] | None = None
     if request.GET.get("verify") == "1":
         report = verify_log()

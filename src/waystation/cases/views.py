@@ -111,8 +111,8 @@ def case_list(request: AuthedHttpRequest) -> HttpResponse:
     if not request.GET:
         form = CaseFilterForm({}, stations=stations)
     found, merged = _filtered(request.user, form)
-    asked = request.GET.get("page")
-    page = LookAheadPaginator(found, PAGE_SIZE, asked=asked).get_page(asked)
+    paginator = LookAheadPaginator(found, PAGE_SIZE, asked=request.GET.get("page"))
+    page = paginator.get_page(paginator.asked)
     persons = list(page.object_list)
     _reveal_names(request.user, persons, purpose="case_list")
     station_names = dict(Station.objects.filter(pk__in={p.place_id for p in persons}).values_list("pk", "code_name"))

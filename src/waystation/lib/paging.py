@@ -31,7 +31,8 @@ class LookAheadPaginator(Paginator):
     def __init__(self, object_list: QuerySet[Any], per_page: int, *, asked: Any) -> None:
         super().__init__(object_list, per_page)
         self.rows = object_list
-        self.limit = (page_number(asked) + AHEAD - 1) * per_page
+        self.asked = page_number(asked)  # give this to ``get_page``: "-3" is page 1 here, not the last page
+        self.limit = (self.asked + AHEAD - 1) * per_page
 
     @cached_property
     def count(self) -> int:

@@ -101,8 +101,8 @@ OPEN_MOVEMENT_STATUSES = (MovementStatus.PLANNED, MovementStatus.UNDER_WAY)
 class Movement(CaseRecord):
     """A person's passage from one station to the next. Intake at the first station has no origin.
 
-    A person's place on the route is the destination of their latest arrived movement; it is derived, never
-    stored (see ``network.selectors``).
+    A person's place on the route is the destination of their latest arrived movement (``network.selectors``);
+    the database keeps it on the person's row as well (``Person.place``, triggers of migration cases 0010).
     """
 
     person = models.ForeignKey("cases.Person", on_delete=models.CASCADE, related_name="movements")

@@ -130,9 +130,16 @@ def collect(runs: list[ScriptRun], *, measured: str, smoke: bool) -> list[dict[s
     return rows
 
 
-def ready_data(bench_dir: Path) -> set[str]:
-    """The benchmark databases present: the folders of ``bench/.data`` with their marker (``_bench.marker``)."""
-    return {marker.parent.name for marker in (bench_dir / ".data").glob("*/bench-ready.json")}
+def ready_data(bench_dir: Path) -> dict[str, int]:
+    """The benchmark databases present: the folders of ``bench/.data`` with their marker (``_bench.marker``,
+    written last when a database is made), each with the marker's time: one made again has a new time."""
+    markers = (bench_dir / ".data").glob("*/bench-ready.json")
+    return {marker.parent.name: marker.stat().st_mtime_ns for marker in markers}
+
+
+def generated_since(before: dict[str, int], after: dict[str, int]) -> set[str]:
+    """The databases made (or made again) between the two readings of ``ready_data``."""
+    return {name for name, made in after.items() if before.get(name) != made}
 
 
 def suite_row(runs: list[ScriptRun], seconds: float, generated: set[str], *, measured: str) -> dict[str, Any]:

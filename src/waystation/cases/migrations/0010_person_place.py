@@ -21,8 +21,14 @@ tests/network/test_place.py fails when they are gone.
 snapshot, and neither may change when the other, or a helper they shared, is edited later.
 """
 
+from importlib import import_module
+
 import django.db.models.deletion
 from django.db import migrations, models
+
+# SQLite rebuilds ``cases_person`` to remove the column when this migration is undone, which drops 0006's
+# statistics-consent triggers on it: they are dropped before and made again after (as 0006 and 0009 do).
+statistics_triggers = import_module("waystation.cases.migrations.0006_person_statistics_consent")
 
 # The place of the person whose id is {person}, as an SQL expression (the same text on both databases; each orders
 # a missing arrival time as its own ``ORDER BY arrived_at DESC`` does, which is what the selectors ask too).
@@ -68,20 +74,22 @@ SQLITE_TRIGGERS = (
 )
 
 POSTGRESQL = [
-    f"""CREATE OR REPLACE FUNCTION network_place_of(person uuid) RETURNS integer
+    f"""CREATE OR REPLACE FUNCTION network_place_of(person uuid) RETURNS bigint
         LANGUAGE sql VOLATILE AS $$ SELECT {LATEST.format(person="person")} $$""",
+    # The person's row is written whenever an arrival changes, never skipped because it "looks right": with
+    # writers at once, a skip decided on this transaction's snapshot could keep another's uncommitted value (she
+    # arrives at S2 in one transaction, at S later in another that cannot see the first: the second sees S
+    # stored, skips, and S2 stays once the first commits). The write waits for the other's row lock, and the
+    # person's BEFORE trigger then computes her place with a snapshot taken after it (a VOLATILE function's
+    # queries each take a fresh one): the NULL written here is never what stays.
     """CREATE OR REPLACE FUNCTION network_movement_place() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF TG_OP IN ('UPDATE', 'DELETE') THEN
-                UPDATE cases_person SET place_id = network_place_of(OLD.person_id)
-                    WHERE id = OLD.person_id AND place_id IS DISTINCT FROM network_place_of(OLD.person_id);
+            IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status = 'arrived' THEN
+                UPDATE cases_person SET place_id = NULL WHERE id = OLD.person_id;
             END IF;
-            IF TG_OP = 'UPDATE' AND NEW.person_id = OLD.person_id THEN
-                RETURN NULL;
-            END IF;
-            IF TG_OP IN ('INSERT', 'UPDATE') THEN
-                UPDATE cases_person SET place_id = network_place_of(NEW.person_id)
-                    WHERE id = NEW.person_id AND place_id IS DISTINCT FROM network_place_of(NEW.person_id);
+            IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status = 'arrived'
+                    AND NOT (TG_OP = 'UPDATE' AND OLD.status = 'arrived' AND OLD.person_id = NEW.person_id) THEN
+                UPDATE cases_person SET place_id = NULL WHERE id = NEW.person_id;
             END IF;
             RETURN NULL;
         END $$""",
@@ -127,6 +135,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(statistics_triggers.drop, statistics_triggers.install),
         migrations.AddField(
             model_name="person",
             name="place",
@@ -140,5 +149,6 @@ class Migration(migrations.Migration):
                 verbose_name="current station",
             ),
         ),
+        migrations.RunPython(statistics_triggers.install, statistics_triggers.drop),
         migrations.RunPython(install, drop),
     ]

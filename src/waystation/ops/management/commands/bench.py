@@ -63,7 +63,7 @@ class Command(BaseCommand):
         if only:  # the other scripts' rows of the last run stay (the suite's time among them)
             rows = bench.merged(folder, rows, [run.script for run in runs], smoke=smoke)
         elif not smoke:
-            generated = bench.ready_data(folder) - data_before
+            generated = bench.generated_since(data_before, bench.ready_data(folder))
             rows.append(bench.suite_row(runs, time.monotonic() - started, generated, measured=info["date"]))
         bench.write_outputs(folder, rows, info, smoke=smoke)
         if options["json"]:
