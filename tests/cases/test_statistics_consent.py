@@ -9,6 +9,7 @@ on PostgreSQL (each has its own triggers).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from waystation.cases.choices import ConsentScope
 from waystation.cases.models import Consent, Partner, Person
 from waystation.cases.selectors import consenting
 from waystation.cases.services import consent_record
+from waystation.testing.db import two_writers_at_once
 
 SCOPES = (ConsentScope.STATISTICS, ConsentScope.STATISTICS, ConsentScope.PHOTOS)  # statistics more often
 TIMES = [dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=d) for d in range(3)]  # few: ties happen
@@ -165,3 +167,21 @@ def test_the_triggers_are_installed() -> None:
         }
     )
     assert expected <= names, "statistics-consent triggers missing: install them again (cases migration 0006)"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite has one writer at a time")
+def test_two_decisions_recorded_at_once_leave_her_latest(
+    transactional_db: None, person_at_a: Person, coordinator: User
+) -> None:
+    """Her stored decision is "given". One transaction records a withdrawal and stays open; another, which cannot
+    see it, records "given" again later and commits after it. Her decision is the later one, "given": the second's
+    trigger waits for the first's lock and computes it after (migration 0011; 0006's trigger skipped her row,
+    "given" looking stored, and the withdrawal stayed)."""
+    consent_record(actor=coordinator, person=person_at_a, scope=ConsentScope.STATISTICS, given=True)
+
+    def decide(given: bool) -> Callable[[], None]:
+        return lambda: consent_record(actor=coordinator, person=person_at_a, scope=ConsentScope.STATISTICS, given=given)
+
+    two_writers_at_once(decide(False), decide(True))
+    assert Person.objects.values_list("statistics_consent", flat=True).get(pk=person_at_a.pk) is True
+    assert slow_rule(person_at_a) is True

@@ -4,11 +4,10 @@ the movements, and however, the stored place is the station of her latest arriva
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
+from collections.abc import Callable
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.utils import timezone
 
 from waystation.accounts.models import User
@@ -16,6 +15,7 @@ from waystation.cases.models import Person
 from waystation.network import services
 from waystation.network.models import Movement, MovementStatus, Station
 from waystation.network.selectors import current_station_id, places_out_of_step
+from waystation.testing.db import two_writers_at_once
 
 
 def stored(person: Person) -> int | None:
@@ -128,35 +128,16 @@ def test_two_writers_at_once_leave_her_latest_arrival(
     a later arrival at A and commits after it. Her place is A: the second's trigger waits for the first's lock
     and computes her place after it (a trigger that skipped her row because A "looked stored" left B)."""
     now = timezone.now()
-    inside, release = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
 
-    def arrive(station: Station, days: int, *, hold: bool) -> None:
-        try:
-            if not hold:
-                inside.wait(10)
-            with transaction.atomic():
-                when = now + dt.timedelta(days=days)
-                Movement.objects.create(
-                    person=person_at_a, from_station=station_a, to_station=station, status=MovementStatus.ARRIVED,
-                    planned_at=when, arrived_at=when, recorded_by=coordinator,
-                )  # fmt: skip
-                if hold:
-                    inside.set()
-                    release.wait(10)
-        except BaseException as exc:  # noqa: BLE001 (reported to the main thread)
-            errors.append(exc)
-        finally:
-            connections.close_all()
+    def arrive(station: Station, days: int) -> Callable[[], None]:
+        def write() -> None:
+            when = now + dt.timedelta(days=days)
+            Movement.objects.create(
+                person=person_at_a, from_station=station_a, to_station=station, status=MovementStatus.ARRIVED,
+                planned_at=when, arrived_at=when, recorded_by=coordinator,
+            )  # fmt: skip
 
-    first = threading.Thread(target=arrive, args=(station_b, 1), kwargs={"hold": True})
-    second = threading.Thread(target=arrive, args=(station_a, 2), kwargs={"hold": False})
-    first.start()
-    second.start()
-    inside.wait(10)
-    time.sleep(0.5)  # the second's write reaches her row, locked by the first
-    release.set()
-    first.join(30)
-    second.join(30)
-    assert not errors, errors
+        return write
+
+    two_writers_at_once(arrive(station_b, 1), arrive(station_a, 2))
     assert stored(person_at_a) == station_a.pk == current_station_id(person_at_a.pk)
