@@ -17,13 +17,7 @@ from waystation.lib.errors import ServiceError
 from waystation.network import services
 from waystation.network.access import visible_stations
 from waystation.network.models import Leg, Movement, MovementStatus, Station, StationStatus
-from waystation.network.selectors import (
-    current_station,
-    current_station_among,
-    current_station_id,
-    open_movement,
-    overdue_movements,
-)
+from waystation.network.selectors import current_station_id, open_movement, overdue_movements
 
 
 def place(person: Person) -> int | None:
@@ -327,20 +321,3 @@ def test_a_keeper_sees_only_the_stations_they_keep(
     listing = client.get("/stations/").content.decode()
     assert "ALDER" in listing and "BIRCH" not in listing and "CEDAR" not in listing
     assert client.get("/stations/BIRCH/").status_code == 404
-
-
-def test_her_place_read_from_her_movements_is_the_one_the_query_gives(
-    coordinator: User, person_at_a: Person, station_a: Station, station_c: Station
-) -> None:
-    """The case page reads her place from the movements it shows (``current_station_among``): the same station
-    as the query, and the query itself when an arrival has no time (the databases order a missing time apart)."""
-    movement = services.movement_plan(actor=coordinator, person=person_at_a, to_station=station_c)
-    services.movement_depart(actor=coordinator, movement=movement)
-    services.movement_arrive(actor=coordinator, movement=movement)
-
-    def among() -> Station | None:
-        return current_station_among(person_at_a.pk, list(Movement.objects.filter(person=person_at_a)))
-
-    assert among() == current_station(person_at_a.pk) == station_c
-    Movement.objects.filter(pk=movement.pk).update(arrived_at=None)
-    assert among() == current_station(person_at_a.pk)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -141,3 +142,15 @@ def test_two_writers_at_once_leave_her_latest_arrival(
 
     two_writers_at_once(arrive(station_b, 1), arrive(station_a, 2))
     assert stored(person_at_a) == station_a.pk == current_station_id(person_at_a.pk)
+
+
+def test_her_case_page_says_where_she_is(
+    coordinator: User, keeper_a: User, person_at_a: Person, station_a: Station, station_c: Station, client_for: Any
+) -> None:
+    page = client_for(keeper_a).get(f"/cases/{person_at_a.case_code}/").content.decode()  # the minimum fields
+    assert f"At station <strong>{station_a.code_name}</strong>" in page
+    movement = services.movement_plan(actor=coordinator, person=person_at_a, to_station=station_c)
+    services.movement_depart(actor=coordinator, movement=movement)
+    services.movement_arrive(actor=coordinator, movement=movement)
+    page = client_for(coordinator).get(f"/cases/{person_at_a.case_code}/").content.decode()  # every field
+    assert f"At station <strong>{station_c.code_name}</strong>" in page

@@ -127,7 +127,7 @@ def keeper_station_ids(user: User) -> list[int]:
 
 
 def case_for_user(user: User, case_code: str, need: Need = Need.VIEW) -> Person:
-    person = visible_persons(user).filter(case_code=normalise_case_code(case_code)).first()
+    person = visible_persons(user).select_related("place").filter(case_code=normalise_case_code(case_code)).first()
     if person is None:
         raise Http404
     if not can(user, need):

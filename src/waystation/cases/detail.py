@@ -16,7 +16,7 @@ from waystation.cases.models import FamilyLink, Person
 from waystation.cases.services import times_sold
 from waystation.network.access import movement_actions_for
 from waystation.network.models import OPEN_MOVEMENT_STATUSES
-from waystation.network.selectors import current_station, current_station_among, open_movement
+from waystation.network.selectors import open_movement
 from waystation.vault.models import ShredRecord
 from waystation.vault.reveal import reveal_onto
 
@@ -79,11 +79,9 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
         movements = list(person.movements.select_related("from_station", "to_station").order_by("planned_at", "id"))
         # her open movement (at most one: ``one_open_movement``), as ``open_movement`` would read it
         current = min((m for m in movements if m.status in OPEN_MOVEMENT_STATUSES), key=lambda m: m.pk, default=None)
-        here = current_station_among(person.pk, movements)
     else:  # minimum fields: where the person is and where they go next, not the stations they came through
         current = open_movement(person.pk)
         movements = [current] if current else []
-        here = current_station(person.pk)
     reveal_items: list[tuple[models.Model, list[str]]] = [(person, list(person_fields_for(user)))]
     context: dict[str, Any] = {
         "person": person,
@@ -91,7 +89,7 @@ def case_page_context(user: User, person: Person) -> dict[str, Any]:
         "movements": movements,
         "open_movement": current,
         "movement_actions": movement_actions_for(user, current) if current and may_change(person, Need.MOVE) else [],
-        "here": here,
+        "here": person.place,  # kept by the database; read with her (``case_for_user``)
         # a record merged into another is read-only (``cases.access``): its page offers no change
         "can": {need.value: can(user, need) and may_change(person, need) for need in Need},
         "now": timezone.now(),

@@ -1,10 +1,10 @@
 """A pager that counts only as far as it needs to.
 
 Counting every row a list selects costs as much as the selection itself: at 100,000 persons a keeper's list (whose
-rows are chosen by each person's latest arrival) spent 0.8 s on PostgreSQL counting rows nobody pages through, for
-a first page that takes 10 ms. ``LookAheadPaginator`` counts at most ``ahead`` pages past the page asked for: a
-list that selects more says "more than N" (``more``), the pages up to there can be opened, and from the last of
-them the count looks further again, so that every row can still be reached.
+rows were then chosen by each person's latest arrival, worked out a person) spent 0.8 s on PostgreSQL counting rows
+nobody pages through, for a first page that took 10 ms. ``LookAheadPaginator`` counts at most ``AHEAD`` pages past
+the page asked for: a list that selects more says "more than N" (``more``), the pages up to there can be opened,
+and from the last of them the count looks further again, so that every row can still be reached.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ AHEAD = 20  # pages counted past the one asked for
 
 
 def page_number(asked: Any) -> int:
-    """The page asked for as a number, 1 for anything else (``Paginator.get_page`` says the same)."""
+    """The page asked for as a number, 1 for anything that is not a page number (0, negative, not a number)."""
     try:
         number = min(int(asked), 10**9)  # a page past any list, still a number the database takes in a LIMIT
     except (TypeError, ValueError):

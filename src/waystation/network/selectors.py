@@ -1,5 +1,5 @@
 """Reads of the route. A person's place is the station of her latest arrived movement: the movements say it
-(``current_station``), and the database keeps it on her row (``Person.place``, triggers of migration cases 0010)
+(``current_station_id``), and the database keeps it on her row (``Person.place``, triggers of migration cases 0010)
 for the queries over many persons; ``places_out_of_step`` checks that the two agree."""
 
 from __future__ import annotations
@@ -37,24 +37,8 @@ def open_movement(person_id: uuid.UUID) -> Movement | None:
     )
 
 
-def current_station(person_id: uuid.UUID) -> Station | None:
-    """The station of her latest arrival (``current_station_id``'s), read with it in one query."""
-    latest = _arrivals_latest_first(person_id).select_related("to_station").first()
-    return latest.to_station if latest is not None else None
-
-
-def current_station_among(person_id: uuid.UUID, movements: list[Movement]) -> Station | None:
-    """``current_station``, from all of her movements already read (with their stations): her latest arrival by
-    the same order, without a query. Should an arrival lack its time, the databases' own order of a missing time
-    decides (which differs between them), so the query is asked then."""
-    arrived = [m for m in movements if m.status == MovementStatus.ARRIVED]
-    if any(m.arrived_at is None for m in arrived):
-        return current_station(person_id)
-    latest = max(arrived, key=lambda m: (m.arrived_at, m.pk), default=None)
-    return latest.to_station if latest is not None else None
-
-
 def current_station_id(person_id: uuid.UUID) -> int | None:
+    """Her place as her movements say it: the rule ``Person.place`` keeps (``places_out_of_step`` compares)."""
     return _arrivals_latest_first(person_id).values_list("to_station_id", flat=True).first()
 
 

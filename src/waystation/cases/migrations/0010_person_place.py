@@ -2,7 +2,7 @@
 
 ``cases_person.place_id`` is the ``to_station_id`` of her latest ``network_movement`` with the status ``arrived``
 (latest by ``arrived_at``, then ``id``), or NULL when there is none: the rule of
-``network.selectors.current_station``. Triggers keep it, as migration 0006 keeps ``statistics_consent``, so that
+``network.selectors.current_station_id``. Triggers keep it, as migration 0006 keeps ``statistics_consent``, so that
 every writer keeps it right (the movement services, sync, import, the generator's bulk inserts, a restore, raw SQL):
 
 - after an INSERT, UPDATE or DELETE of a movement, its person's place (both persons', when an UPDATE moves it) is

@@ -60,7 +60,7 @@ class Person(models.Model):
     # back the latest decision: never set it, never edit it in a form (editable=False). Read it through
     # ``cases.selectors.consenting``.
     statistics_consent = models.BooleanField(_("consents to anonymous statistics"), null=True, editable=False)
-    # Her place on the route: the station of her latest arrived movement (``network.selectors.current_station``'s
+    # Her place on the route: the station of her latest arrived movement (``network.selectors.current_station_id``'s
     # rule), NULL before any. Kept by the DATABASE like ``statistics_consent`` (triggers on ``network_movement`` and
     # ``cases_person``, migration 0010), so that every writer keeps it right, and the lists a keeper sees, the
     # occupancy and a station's scope ask an index instead of working out each person's latest arrival (at 100,000

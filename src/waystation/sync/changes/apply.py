@@ -10,6 +10,7 @@ show the same records, and the clash stays before a coordinator as a conflict on
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +113,16 @@ def _user_model() -> Any:
     return apps.get_model(settings.AUTH_USER_MODEL)
 
 
+def _gids_by_model(rows: list[Row]) -> Iterator[tuple[str, list[str]]]:
+    """The rows' global ids by model, ``CHUNK`` at a time: one query each where one a row would do."""
+    by_label: dict[str, list[str]] = {}
+    for row in rows:
+        by_label.setdefault(row.label, []).append(row.gid)
+    for label, gids in by_label.items():
+        for start in range(0, len(gids), CHUNK):
+            yield label, gids[start : start + CHUNK]
+
+
 class Here:
     """What exists here during one apply, asked of the database as little as may be. Records are made, and none
     removed, while a bundle applies (shredding comes after): a person found stays found (one not found is asked
@@ -121,14 +132,10 @@ class Here:
     def __init__(self, rows: list[Row]) -> None:
         self._persons: set[str] = set()
         self._records: set[tuple[str, str]] = set()
-        by_label: dict[str, list[uuid.UUID]] = {}
-        for row in rows:
-            by_label.setdefault(row.label, []).append(uuid.UUID(row.gid))
-        for label, gids in by_label.items():
+        for label, gids in _gids_by_model(rows):
             spec = BY_LABEL[label]
-            for start in range(0, len(gids), CHUNK):
-                chunk = spec.model._default_manager.filter(**{f"{spec.gid_field}__in": gids[start : start + CHUNK]})
-                self._records |= {(label, str(gid)) for gid in chunk.values_list(spec.gid_field, flat=True)}
+            found = spec.model._default_manager.filter(**{f"{spec.gid_field}__in": [uuid.UUID(g) for g in gids]})
+            self._records |= {(label, str(gid)) for gid in found.values_list(spec.gid_field, flat=True)}
 
     def has_person(self, pk: Any) -> bool:
         key = str(pk)
@@ -324,15 +331,10 @@ def _append_log(fresh: list[tuple[Entry, dict[str, Any]]], rows: dict[tuple[str,
 def _open_conflicts(rows: list[Row]) -> dict[tuple[str, str, str], Conflict]:
     """The open conflicts of these rows, by (model, gid, field): a query a model and ``CHUNK`` rows, not one a row
     (open conflicts are few; the rows of a bundle many)."""
-    gids: dict[str, list[str]] = {}
-    for row in rows:
-        gids.setdefault(row.label, []).append(row.gid)
     found: dict[tuple[str, str, str], Conflict] = {}
-    for label, of_label in gids.items():
-        for start in range(0, len(of_label), CHUNK):
-            chunk = of_label[start : start + CHUNK]
-            for c in Conflict.objects.filter(model=label, gid__in=chunk, resolved_at__isnull=True):
-                found[(c.model, c.gid, c.field)] = c
+    for label, gids in _gids_by_model(rows):
+        for c in Conflict.objects.filter(model=label, gid__in=gids, resolved_at__isnull=True):
+            found[(c.model, c.gid, c.field)] = c
     return found
 
 
