@@ -68,9 +68,13 @@ WRITE_BATCH = 5000  # persons per insert batch (and progress report)
 CACHE_MIB_PER_ROW = 1 / 128  # SQLite page cache for the write: 8 KiB per person (780 MiB for 100,000), 256 MiB to 1 GiB
 # ``progress(phase, done, total)``: phase is one of these codes (the UI and the command line translate them).
 PHASES = ("check", "write", "keys")
-# What ``_write`` inserts through ``lib.bulk``, in this order: rows before the rows that point at them.
-ORDER = [(Person, "persons"), (NameIndex, "name_digests"), (Movement, "movements"), (ImportedRecord, "records")]
+# What ``_write`` inserts through ``lib.bulk``, in this order. The intake movements come before their persons (the
+# foreign keys are checked at commit): a person is then inserted with the place the database computes for her, and
+# the place triggers (cases migration 0010) find nothing to correct. The other way round, each arrival rewrote her
+# just-inserted row (every sealed field of it) to set the place.
+ORDER = [(Movement, "movements"), (Person, "persons"), (NameIndex, "name_digests"), (ImportedRecord, "records")]
 RECORD_FIELDS = ("external_key", "person_id", "run_id")
+MOVEMENT_FIELDS = ("uid", "person_id", "to_station_id", "status", "planned_at", "arrived_at", "recorded_by_id")
 WRAP_FIELDS = ("person_id", "holder_id", "sealed")
 Progress = Callable[[str, int, int], None]
 
@@ -471,6 +475,7 @@ def _write(
         batch = ordered[start : start + WRITE_BATCH]
         rows = bulk.Rows()
         records: list[tuple[Any, ...]] = []
+        arrivals: list[tuple[Any, ...]] = []  # the intake movements, as values: no instance each (``lib.bulk``)
         uids = sorted(uuid.uuid4() for _ in batch)  # the movements' own ids, in the same order
         for offset, (person_id, row) in enumerate(batch):
             station = stations[row.row]
@@ -493,19 +498,11 @@ def _write(
                 contacts=values["contacts"].strip(),
                 narrative=values["narrative"].strip(),
             )
+            person.place_id = station.pk  # her intake arrival's station: what the triggers would set (see ORDER)
             rows.add(person)
-            rows.add(
-                Movement(
-                    uid=uids[offset],
-                    person=person,
-                    to_station=station,
-                    status=MovementStatus.ARRIVED,
-                    planned_at=now,
-                    arrived_at=now,
-                    recorded_by=actor,
-                )
-            )
+            arrivals.append((uids[offset], person_id, station.pk, MovementStatus.ARRIVED, now, now, actor.pk))
             records.append((keys[row.row], person.id, run.pk))
+        rows.add_values(Movement, MOVEMENT_FIELDS, arrivals)
         rows.add_values(ImportedRecord, RECORD_FIELDS, records)
         bulk.index_names(rows, index_key)  # from the plaintext names: inserting the persons seals them
         bulk.insert(rows, ORDER, counts)

@@ -118,7 +118,8 @@ def insert_values(
     """Insert rows given as the values of the fields ``names`` (attnames), in that order, with no model instance:
     what ``insert_rows`` would insert for instances made with those values. Every other column takes its field's
     default (a callable default called for each row, as each instance would), an automatic time ``now``. Plain
-    fields only: a sensitive field seals its value from its instance (``insert_rows``)."""
+    fields only: a sensitive field seals its value from its instance (``insert_rows``); one left out keeps its
+    empty default, which is stored as it is (nothing to seal)."""
     from waystation.vault.fields import is_sensitive
 
     fields = _columns(model)
@@ -130,7 +131,12 @@ def insert_values(
     getters: list[Callable[[Sequence[Any]], Any]] = []
     for f in fields:
         if is_sensitive(f):
-            raise ValueError(f"{model.__name__}.{f.name} is sensitive: insert instances (insert_rows) instead")
+            empty = f.get_default()
+            if f.attname in position or empty not in ("", None):
+                raise ValueError(f"{model.__name__}.{f.name} is sensitive: insert instances (insert_rows) instead")
+            constant = f.get_db_prep_save(empty, db)
+            getters.append(lambda row, constant=constant: constant)  # type: ignore[misc]
+            continue
         prepare = _preparer(f, db, now)
         if f.attname in position:
             getters.append(lambda row, i=position[f.attname], prepare=prepare: prepare(None, row[i]))  # type: ignore[misc]
