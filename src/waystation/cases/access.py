@@ -11,7 +11,9 @@ for every record that holds a name.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
@@ -126,8 +128,13 @@ def keeper_station_ids(user: User) -> list[int]:
     return list(usable.values_list("id", flat=True))
 
 
-def case_for_user(user: User, case_code: str, need: Need = Need.VIEW) -> Person:
-    person = visible_persons(user).select_related("place").filter(case_code=normalise_case_code(case_code)).first()
+def case_for_user(
+    user: User, case_code: str, need: Need = Need.VIEW, *, annotate: Mapping[str, Any] | None = None
+) -> Person:
+    """The case ``case_code`` if ``user`` may see it and meet ``need`` on it (404, 403, or ``MergedRecord``
+    otherwise), read with her place and the ``annotate`` expressions a page wants in the same query."""
+    persons = visible_persons(user).select_related("place").annotate(**(annotate or {}))
+    person = persons.filter(case_code=normalise_case_code(case_code)).first()
     if person is None:
         raise Http404
     if not can(user, need):

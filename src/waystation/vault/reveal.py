@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 
 from django.apps import apps
-from django.db import models, transaction
+from django.db import models
 
 from waystation.accounts.models import User
 from waystation.audit.services import audit_record
@@ -77,14 +77,15 @@ def reveal(
         _check(obj, fields)
     targets = [f"{obj._meta.label_lower}:{obj.pk}" for obj, _fields in items]
     field_names = sorted({f"{obj._meta.model_name}.{name}" for obj, fields in items for name in fields})
-    with transaction.atomic():
-        audit_record(
-            actor=user,
-            action="reveal",
-            case_id=case_id,
-            purpose=purpose,
-            details={"targets": targets, "fields": field_names},
-        )
+    # ``audit_record`` writes in a transaction of its own (a savepoint inside the caller's): no second one around it,
+    # whose savepoint cost the case page two more round trips to the database.
+    audit_record(
+        actor=user,
+        action="reveal",
+        case_id=case_id,
+        purpose=purpose,
+        details={"targets": targets, "fields": field_names},
+    )
     keyring = keyring_for(user)
     keyring.prefetch(list({obj.vault_case_id for obj, _fields in items}))  # type: ignore[attr-defined]
     revealed: list[dict[str, object]] = []
