@@ -27,6 +27,7 @@ from typing import Any
 from django.db.models import (
     Aggregate,
     Case,
+    CharField,
     Count,
     ExpressionWrapper,
     F,
@@ -469,22 +470,26 @@ def _episode_rows() -> list[dict[str, Any]]:
     episode of the ``i``-th of ``EXPLOITATION_GROUPS``), ``any`` (at least one episode, of any type). The three
     travel in one number a person (sold, then kinds, then any, in bits), so that the persons group by few values.
     The same look gives the months from leaving North Korea to first contact, already banded (``band``: a few
-    values, so the rows stay few): one scan of the persons fewer a release."""
+    values, so the rows stay few), and the year of her first arrival in South Korea (``arrival_year``, None before
+    it): two scans of the persons and their sorts fewer a release (at 100,000 persons, a few thousand rows)."""
 
     def read() -> list[dict[str, Any]]:
+        # Each aggregate is NULL only when she has no episode at all (its CASE gives 0 otherwise), so the whole sum
+        # is NULL exactly then: one COALESCE for it, and "any" is the constant 1 inside (a few COALESCEs and an
+        # aggregate fewer a person: a twentieth of this reading at 100,000 persons).
         bits = [
-            Coalesce(Max(Case(When(exploitation_type__in=codes, then=Value(1 << i)), output_field=IntegerField())), 0)
+            Max(Case(When(exploitation_type__in=codes, then=Value(1 << i)), default=Value(0)))
             for i, codes in enumerate(EXPLOITATION_GROUPS.values())
         ]
-        sold = Coalesce(Sum(Case(When(was_sold=True, then=Value(1)), default=Value(0), output_field=IntegerField())), 0)
-        anything = Coalesce(Max(Value(1)), 0)
+        sold = Sum(Case(When(was_sold=True, then=Value(1)), default=Value(0)))
         unit = 2 << len(EXPLOITATION_GROUPS)  # sold sits above the kinds' bits, which sit above "any"
-        packed = sold * unit + reduce(operator.add, bits) * 2 + anything
+        packed = Coalesce(sold * unit + reduce(operator.add, bits) * 2 + Value(1), 0, output_field=IntegerField())
         rows = _grouped(
             {
                 "sex": F("sex"),
                 "episodes": _per_person(ExploitationEpisode.objects.all(), packed),
                 "band": _months_to_contact_band(),
+                "arrival_year": _Year(_first_arrival(_arrivals_kr())),
             }
         )
         for row in rows:
@@ -523,17 +528,50 @@ def exploitation_types() -> Computed:
     return Computed(Table(counts={**cells, (): anyone}), counts.left_out)
 
 
-def _months_to_contact_band() -> Case:
+class _MonthsBand(Func):
+    """The band (``MONTH_BANDS``) of a number of months, ``unknown`` when it is missing or below 0: a ``Case`` of
+    one ``When`` a band, each comparing the months again. On SQLite the months are computed once, in a subquery of
+    their own that the bands' comparisons read: written into each ``When``, the two months' arithmetic (four
+    ``substr`` each) ran six times a person, half of the months' grouping at 100,000 persons."""
+
+    output_field = CharField()
+
+    def __init__(self, months: Any) -> None:
+        case = Case(
+            When(LessThan(months, 0), then=Value(UNKNOWN)),
+            *[When(LessThanOrEqual(months, high), then=Value(code)) for code, _low, high in MONTH_BANDS],
+            default=Value(UNKNOWN),
+        )
+        super().__init__(case, months)  # both resolved with the query: the Case for other databases, the months here
+
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, list[Any]]:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return sql, list(params)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list[Any]]:
+        months, months_params = compiler.compile(self.source_expressions[1])
+        bands = " ".join("WHEN d <= %s THEN %s" for _band in MONTH_BANDS)
+        band_params = [value for code, _low, high in MONTH_BANDS for value in (high, code)]
+        # the months as Django compiled them (their values as parameters), the bands all parameters
+        sql = f"(SELECT CASE WHEN d < 0 THEN %s {bands} ELSE %s END FROM (SELECT {months} AS d))"  # noqa: S608
+        return sql, [UNKNOWN, *band_params, UNKNOWN, *months_params]
+
+
+def _months_to_contact_band() -> _MonthsBand:
     """The band (``MONTH_BANDS``) of the months between leaving North Korea and first contact, in the database:
     ``unknown`` when either month is missing or contact came before leaving (a mistake in the record)."""
     months = ExpressionWrapper(
         _MonthNumber("first_contact_month") - _MonthNumber("left_nk_month"), output_field=IntegerField()
     )
-    return Case(
-        When(LessThan(months, 0), then=Value(UNKNOWN)),
-        *[When(LessThanOrEqual(months, high), then=Value(code)) for code, _low, high in MONTH_BANDS],
-        default=Value(UNKNOWN),
-    )
+    return _MonthsBand(months)
 
 
 def months_to_contact() -> Computed:
@@ -583,18 +621,26 @@ def _first_arrival(arrivals: QuerySet[Movement]) -> Subquery:
     return Subquery(first.values("first"))
 
 
+def _arrivals_kr() -> QuerySet[Movement]:
+    """Arrivals at a station in South Korea. Each person's first is read from the ``movement_person_arrivals``
+    index alone, as a column of the shared rows (``_episode_rows``): cheaper than first narrowing the persons to
+    those in the list of arrivals, which reads each one's row by its id."""
+    stations = Station.objects.filter(country=Country.SOUTH_KOREA)
+    return Movement.objects.filter(to_station__in=stations, status=MovementStatus.ARRIVED)
+
+
+def _has_arrived_kr(row: _Row) -> bool:
+    return row["arrival_year"] is not None
+
+
 def arrivals_kr() -> Computed:
     """Persons counted by the year they first arrived at a station in South Korea (an arrived movement), and by
-    sex and year: one aggregate query with the arrival year as a subquery. Persons not (yet) arrived are not in
-    the table; those left out for lack of consent are counted among the arrived only."""
-    stations = Station.objects.filter(country=Country.SOUTH_KOREA)
-    arrivals = Movement.objects.filter(to_station__in=stations, status=MovementStatus.ARRIVED)
-    # Every person's first arrival there read from the ``movement_person_arrivals`` index alone, grouped by (its
-    # year) and not filtered on as well (``present``: a person without one is not in the table). Cheaper than
-    # first narrowing the persons to those in the list of arrivals, which reads each one's row by its id.
-    first_year = _Year(_first_arrival(arrivals))
-    counts = _count(_everyone(), by={"year": first_year, "sex": F("sex")}, present="year")
-    by_sex_year: dict[tuple[str, ...], int] = {(str(row["sex"]), str(row["year"])): row["n"] for row in counts.counted}
+    sex and year, from the shared rows. Persons not (yet) arrived are not in the table; those left out for lack of
+    consent are counted among the arrived only."""
+    counts = _count_rows(_has_arrived_kr, ("arrival_year", "sex"), rows=_episode_rows)
+    by_sex_year: dict[tuple[str, ...], int] = {
+        (str(row["sex"]), str(row["arrival_year"])): row["n"] for row in counts.counted
+    }
     found = sorted(int(year) for _sex, year in by_sex_year)
     years = [str(y) for y in range(found[0], found[-1] + 1)] if found else []  # a year with no arrival shows 0
     # The table of sex by year with all its margins (per year, per sex, the total), protected together.
