@@ -84,31 +84,33 @@ def test_an_import_writes_each_persons_row_once(
     coordinator: User, keeper_a: User, stations: tuple[Station, Station], tmp_path: Path
 ) -> None:
     """Her place (kept by the triggers of cases 0010) is right when her row is inserted: her intake arrival is
-    written first, so no trigger rewrites her sealed row afterwards."""
-    if connection.vendor != "sqlite":
-        pytest.skip("counted with a temporary trigger of SQLite's")
+    written first, so no trigger rewrites her sealed row afterwards (counted on SQLite, with a temporary trigger)."""
     path = write(tmp_path / "r.csv", csv_bytes(MESSY_ROWS))
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE person_writes (n INTEGER)")
-        cursor.execute(
-            "CREATE TEMP TRIGGER count_person_writes AFTER UPDATE ON main.cases_person "
-            "BEGIN INSERT INTO person_writes VALUES (1); END"
-        )
+    counting = connection.vendor == "sqlite"
+    if counting:
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TEMP TABLE person_writes (n INTEGER)")
+            cursor.execute(
+                "CREATE TEMP TRIGGER count_person_writes AFTER UPDATE ON main.cases_person "
+                "BEGIN INSERT INTO person_writes VALUES (1); END"
+            )
     try:
         report = run(coordinator, path)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT COUNT(*) FROM person_writes")
-            (rewrites,) = cursor.fetchone()
+        if counting:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT COUNT(*) FROM person_writes")
+                (rewrites,) = cursor.fetchone()
+            assert rewrites == 0
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER count_person_writes")
-            cursor.execute("DROP TABLE person_writes")
+        if counting:
+            with connection.cursor() as cursor:
+                cursor.execute("DROP TRIGGER count_person_writes")
+                cursor.execute("DROP TABLE person_writes")
     assert report.created == 5  # type: ignore[attr-defined]
-    assert rewrites == 0
     ids = ImportedRecord.objects.filter(run_id=report.run_id).values("person_id")  # type: ignore[attr-defined]
     places = dict(Person.objects.filter(id__in=ids).values_list("id", "place_id"))
     arrivals = dict(Movement.objects.filter(person_id__in=ids).values_list("person_id", "to_station_id"))
-    assert len(places) == 5 and places == arrivals  # and each at her intake station
+    assert len(places) == 5 and places == arrivals  # each at her intake station
 
 
 def test_no_name_of_the_file_its_sheet_or_its_register_is_stored_anywhere(

@@ -56,6 +56,18 @@ def test_a_merged_records_page_offers_no_change_and_points_to_the_kept_record(
     assert reverse("cases:shred", args=[absorbed.case_code]) in page(client_for(coordinator), absorbed)
 
 
+def test_the_kept_records_page_lists_the_records_merged_into_it(
+    merged: tuple[Person, Person], three: list[Person], coordinator: User, client_for: Callable[..., Any]
+) -> None:
+    kept, absorbed = merged
+    client = client_for(coordinator)
+    listed = "Records merged into this one (the same person, recorded twice):"
+    kept_html = page(client, kept)
+    assert listed in kept_html
+    assert f'<a href="{reverse("cases:detail", args=[absorbed.case_code])}">{absorbed.case_code}</a>' in kept_html
+    assert listed not in page(client, three[2])  # a record nothing was merged into
+
+
 def test_a_change_asked_of_a_merged_record_is_refused_with_where_to_record_it(
     merged: tuple[Person, Person], coordinator: User, keeper_a: User, client_for: Callable[..., Any]
 ) -> None:

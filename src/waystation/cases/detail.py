@@ -86,8 +86,10 @@ def _merges(visible: QuerySet[Person], person: Person) -> dict[str, Any]:
     }
 
 
-def case_page_context(user: User, person: Person) -> dict[str, Any]:
-    """The page's context for ``person`` as ``case_for_page`` read her."""
+def case_page_context(user: User, case_code: str) -> dict[str, Any]:
+    """The page's context for the case ``case_code`` (``case_for_page``: 404, 403 or ``MergedRecord`` when the
+    user may not open it)."""
+    person = case_for_page(user, case_code)
     full = can(user, Need.VIEW_FULL)
     visible = visible_persons(user)  # built once: the family and the merges ask it
     if full:

@@ -140,10 +140,9 @@ def register(request: AuthedHttpRequest) -> HttpResponse:
 
 @require_safe
 def detail(request: AuthedHttpRequest, code: str) -> HttpResponse:
-    from waystation.cases.detail import case_for_page, case_page_context
+    from waystation.cases.detail import case_page_context
 
-    person = case_for_page(request.user, code)
-    return render(request, "cases/detail.html", case_page_context(request.user, person))
+    return render(request, "cases/detail.html", case_page_context(request.user, code))
 
 
 def _case_form(

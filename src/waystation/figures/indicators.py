@@ -202,12 +202,9 @@ def _count(
     persons: QuerySet[Person],
     by: Mapping[str, Any] | None = None,
     aggregates: Mapping[str, Any] | None = None,
-    present: str | None = None,
 ) -> _Counts:
     """``persons`` counted by the ``by`` expressions (``n``) and by the ``aggregates``, in one query, among those
-    whose latest decision is consent given; and how many of ``persons`` are left out for lack of it. With
-    ``present``, the population is only those for whom that ``by`` expression is not null (it is computed once a
-    person, as a group, instead of again in a filter)."""
+    whose latest decision is consent given; and how many of ``persons`` are left out for lack of it."""
     by, aggregates = by or {}, aggregates or {}
     if not by:
         return _count_all(persons, aggregates)
@@ -216,8 +213,6 @@ def _count(
     rows = persons.annotate(**groups).values(*groups).annotate(**values).order_by()
     counted, left_out = [], 0
     for row in rows:
-        if present is not None and row[f"g_{present}"] is None:
-            continue
         if row["g_consent"] is not True:
             left_out += row["n"]
             continue
@@ -435,8 +430,6 @@ def _share_of_rows(
         everyone = _count_rows(keep, rows=rows)
         among = _count_rows(lambda row: keep(row) and yes(row), rows=rows)
         return _share(_total(among.counted), _total(everyone.counted), everyone.left_out)
-
-    return compute
 
     return compute
 

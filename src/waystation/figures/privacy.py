@@ -77,9 +77,8 @@ from waystation.cases.choices import ConsentScope
 from waystation.cases.models import Person
 from waystation.cases.selectors import consenting
 from waystation.figures.disclosure import Policy, round_to
-from waystation.figures.indicators import INDICATORS, _everyone, _first_arrival
+from waystation.figures.indicators import INDICATORS, _arrivals_kr, _everyone, _first_arrival
 from waystation.figures.models import PrivacySpend
-from waystation.network.models import Country, Movement, MovementStatus, Station
 
 enable_features("contrib")  # make_laplace needs it: OpenDP components not yet through its formal vetting
 
@@ -186,12 +185,9 @@ def _arrivals_kr_per_month(now: datetime) -> dict[str, int]:
     person is in at most one cell."""
     months = last_full_months(now)
     start, end = (datetime(m.year, m.month, 1, tzinfo=UTC) for m in (months[0], _next_month(months[-1])))
-    arrivals = Movement.objects.filter(
-        to_station__in=Station.objects.filter(country=Country.SOUTH_KOREA), status=MovementStatus.ARRIVED
-    )
     rows = (
         _counted(_everyone())
-        .annotate(first=_first_arrival(arrivals))
+        .annotate(first=_first_arrival(_arrivals_kr()))
         .filter(first__gte=start, first__lt=end)
         .annotate(y=ExtractYear("first", tzinfo=UTC), m=ExtractMonth("first", tzinfo=UTC))
         .values("y", "m")

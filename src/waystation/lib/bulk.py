@@ -7,7 +7,8 @@
 - :func:`insert` / :func:`insert_rows`: ``bulk_create`` without its per-row SQL compilation, each value prepared by
   its field (so the vault's fields encrypt on insert, under the current keyring, as they do on ``save``);
 - :func:`insert_values`: the same for rows given as values, without a model instance each (the many small rows of
-  a bulk write: name digests, key wraps, import records; making an instance costs more than inserting it);
+  a bulk write: name digests, key wraps, import records, intake movements; making an instance costs more than
+  inserting it);
 - :func:`large_sqlite_cache`: a larger SQLite page cache for the length of a bulk write.
 """
 
@@ -87,8 +88,8 @@ def index_names(rows: Rows, index_key: bytes) -> None:
 
 
 def insert(rows: Rows, order: Sequence[tuple[type[models.Model], str]], counts: Counter[str]) -> None:
-    """Insert the batch's rows model by model in ``order`` (rows before the rows that point at them), counting each
-    under its name in ``counts``."""
+    """Insert the batch's rows model by model in ``order`` (the foreign keys are checked at commit, so a row may
+    come before the row it points at), counting each under its name in ``counts``."""
     now = timezone.now()
     for model, name in order:
         objs = rows.by_model.get(model, [])
