@@ -330,3 +330,30 @@ def test_choosing_the_open_status_of_a_movement_set_aside_is_refused_while_the_o
     conflict.refresh_from_db()
     assert conflict.resolved_at is None
     assert Movement.objects.get(uid="ffffffff-ffff-4fff-bfff-ffffffffffff").status == "failed"
+
+
+@pytest.mark.parametrize("remote_is_later", [True, False])
+def test_opposite_merges_made_apart_leave_her_counted_once(world: SimpleNamespace, remote_is_later: bool) -> None:
+    """Here B was merged into A while, elsewhere, A was merged into B (each installation refuses such a ring on its
+    own, but the two merges meet in a bundle). Left as they arrive, each record would be merged into the other, and
+    she would be in no list and no figure. The later merge stands and the earlier one is undone, as a write here
+    that travels on (every installation holding the two merges undoes the same one)."""
+    from waystation.linkage import services as linkage
+
+    coordinator, a, b = world.coordinator, world.person_at_a, world.person_at_b
+    seen_a = seen_here(a.id)  # elsewhere, what was known of A before the merge here
+    linkage.merge(actor=coordinator, kept=a, absorbed=b)
+    later = int(time.time() * 1000) + (60_000 if remote_is_later else -3_600_000)
+    payload = remote({"o": REMOTE, "n": 1, "h": merge.hlc_format(later, 0, REMOTE), "m": "cases.person",
+                      "g": str(a.id), "c": str(a.id), "x": seen_a, "f": {"merged_into": str(b.id)}})  # fmt: skip
+
+    receive_payload(payload, keyring=keyring_for(coordinator), actor=coordinator, peer=HUB)
+
+    a.refresh_from_db()
+    b.refresh_from_db()
+    kept, absorbed = (b, a) if remote_is_later else (a, b)
+    assert kept.merged_into_id is None and absorbed.merged_into_id == kept.pk
+    assert Person.objects.filter(pk__in=[a.pk, b.pk], merged_into__isnull=True).count() == 1
+    # The undoing is a local write of the record that was merged first: logged, so that it reaches the others.
+    undone = Change.objects.filter(origin=log.origin(), gid=str(kept.pk)).order_by("-seq").first()
+    assert undone is not None and undone.fields == {"merged_into": None}

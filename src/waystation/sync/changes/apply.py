@@ -277,6 +277,59 @@ def _link_merges(rows: list[Row]) -> None:
             Person.objects.filter(pk=row.gid).update(merged_into=target)
 
 
+MERGE_RING_LIMIT = 50  # records followed along merged_into before a chain is taken for no ring
+
+
+def _ring_from(person_id: uuid.UUID) -> set[uuid.UUID]:
+    """The records of the merge ring ``person_id`` is in (each merged into the next, the last into the first), or
+    an empty set when her chain of merges ends at a record merged into no other."""
+    seen: list[uuid.UUID] = [person_id]
+    current = person_id
+    for _step in range(MERGE_RING_LIMIT):
+        target = Person.objects.filter(pk=current).values_list("merged_into", flat=True).first()
+        if target is None:
+            return set()
+        if target in seen:
+            return set(seen[seen.index(target) :])
+        seen.append(target)
+        current = target
+    return set()
+
+
+def _break_merge_rings(rows: list[Row], actor: User) -> None:
+    """Merges made apart can meet in a ring: here B was merged into A while elsewhere A was merged into B (each
+    installation refuses a ring among its own merges, ``linkage.services``; sync sets ``merged_into`` field by
+    field). Left so, every record of the ring is merged into another and she is in no list and no figure. The
+    merge written first (the oldest clock of the ring's ``merged_into`` versions) is undone, so the latest stands,
+    as a write here that travels on: every installation that holds the ring holds the same versions, undoes the
+    same merge, and their writes agree (the same value: no conflict)."""
+    from waystation.audit.services import audit_record
+
+    starts = {  # the persons of the bundle it merges into another (most rows of a bundle merge nothing: no lookup)
+        uuid.UUID(r.gid)
+        for r in rows
+        if r.label == "cases.person" and r.fields.get("merged_into") and merge.winner(r.fields["merged_into"]).value
+    }
+    settled: set[uuid.UUID] = set()
+    for start in sorted(starts):
+        ring = _ring_from(start) if start not in settled else set()
+        if not ring:
+            continue
+        settled |= ring
+        states = RowState.objects.filter(model="cases.person", gid__in=[str(p) for p in ring])
+        clocks = {uuid.UUID(s.gid): log.versions_of(s.fields).get("merged_into", []) for s in states}
+        undone = min(ring, key=lambda p: (merge.winner(clocks[p]).hlc if clocks.get(p) else "", str(p)))
+        was = Person.objects.filter(pk=undone).values_list("merged_into", flat=True).first()
+        Person.objects.filter(pk=undone).update(merged_into=None)
+        log.write_local("cases.person", str(undone), undone, {"merged_into": None})
+        audit_record(
+            actor=actor,
+            action="sync.merge_ring_undone",
+            case_id=undone,
+            details={"ring": sorted(str(p) for p in ring), "was_merged_into": str(was)},
+        )
+
+
 def _store_plaintexts(row: Row, here: Here) -> None:
     """Each sensitive version that arrived in plaintext, encrypted as the row's own value is (its case's key, the
     row's associated data), for the state and the log."""
@@ -398,6 +451,7 @@ def apply_changes(entries: list[Entry], *, keyring: Keyring, actor: User) -> Any
             _store_plaintexts(row, here)
         _save_states(list(rows.values()))
         _append_log(fresh, rows)
+        _break_merge_rings(touched, actor)  # after the states: its undoing is a local write on top of them
         opened = _record_conflicts(touched)
         for person_id in sorted(incoming - shredded):
             shred(actor=actor, person_id=person_id, purpose="sync")
