@@ -9,7 +9,15 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from waystation.accounts.models import User
-from waystation.cases.access import Need, can, case_for_user, may_change, person_fields_for, visible_persons
+from waystation.cases.access import (
+    Need,
+    can,
+    case_for_user,
+    may_change,
+    person_fields_for,
+    sees_every_person,
+    visible_persons,
+)
 from waystation.cases.choices import ConsentScope, NeedArea, inverse_relation
 from waystation.cases.forms import PhotoForm
 from waystation.cases.models import FamilyLink, Person
@@ -32,10 +40,10 @@ def _current_consents(person: Person) -> list[dict[str, Any]]:
     ]
 
 
-def _family(visible_persons: QuerySet[Person], person: Person) -> list[dict[str, Any]]:
-    """Each relative the user may know of (``visible_persons``: the user's), with what they are to this person (a
-    link stores what its ``person`` is to its ``relative``). Relatives outside the user's cases are counted, never
-    named."""
+def _family(visible_persons: QuerySet[Person], person: Person, *, everyone: bool) -> list[dict[str, Any]]:
+    """Each relative the user may know of (``visible_persons``: the user's; ``everyone``: the user sees every
+    person, ``cases.access.sees_every_person``), with what they are to this person (a link stores what its
+    ``person`` is to its ``relative``). Relatives outside the user's cases are counted, never named."""
     links = FamilyLink.objects.filter(Q(person=person) | Q(relative=person)).select_related("person", "relative")
     links_out, links_in = [], []
     for link in links:  # one query for both sides
@@ -44,7 +52,10 @@ def _family(visible_persons: QuerySet[Person], person: Person) -> list[dict[str,
         if link.relative_id == person.pk:
             links_in.append(link)
     relatives = [link.relative_id for link in links_out] + [link.person_id for link in links_in]
-    visible = set(visible_persons.filter(pk__in=relatives).values_list("pk", flat=True)) if relatives else set()
+    if everyone:  # no query: a user who sees every person sees every relative
+        visible = set(relatives)
+    else:
+        visible = set(visible_persons.filter(pk__in=relatives).values_list("pk", flat=True)) if relatives else set()
     rows: list[dict[str, Any]] = []
     hidden = 0
     for link in links_out:
@@ -139,7 +150,7 @@ def case_page_context(user: User, case_code: str) -> dict[str, Any]:
             tasks=tasks,
             notes=notes,
             consents=_current_consents(person),
-            family=_family(visible, person),
+            family=_family(visible, person, everyone=sees_every_person(user)),
             photo_form=PhotoForm(),
             assignments=person.assignments.filter(ended_at__isnull=True).select_related("worker"),
         )
