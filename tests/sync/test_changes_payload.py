@@ -357,3 +357,33 @@ def test_opposite_merges_made_apart_leave_her_counted_once(world: SimpleNamespac
     # The undoing is a local write of the record that was merged first: logged, so that it reaches the others.
     undone = Change.objects.filter(origin=log.origin(), gid=str(kept.pk)).order_by("-seq").first()
     assert undone is not None and undone.fields == {"merged_into": None}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="OPEN: a station is never told that a case left its scope. Moved away and arrived elsewhere before a "
+    "bundle carried her move, she stays at the station as last known: its keeper's list shows her there and its "
+    "installation keeps her record (the long stateful sync run fails on this as 'BIRCH sees another scope').",
+)
+def test_a_station_learns_that_a_case_left_its_scope(world: SimpleNamespace) -> None:
+    coordinator = world.coordinator
+    keyring = keyring_for(coordinator)
+    at_a = world.person_at_a
+    first = build_payload(keyring=keyring, peer=STATION, station_uids={world.station_a.uid})
+    assert str(at_a.id) in {c["c"] for c in first["changes"]}
+    ack = {**remote(), "ack": {"bundle": first["bundle"], "upto": first["upto"]}}
+    receive_payload(ack, keyring=keyring, actor=coordinator, peer=STATION)
+    # The hub moves her on to B and she arrives, before any bundle to A carried the move.
+    moved = network_services.movement_plan(
+        actor=coordinator,
+        person=at_a,
+        to_station=world.station_b,
+        depart_now=True,
+        expected_arrival=dt.datetime.now(dt.UTC) + dt.timedelta(days=2),
+    )
+    network_services.movement_arrive(actor=coordinator, movement=moved)
+
+    second = build_payload(keyring=keyring, peer=STATION, station_uids={world.station_a.uid})
+
+    # Whatever the form (her arrival, or a notice that she left), the bundle to A must say something about her.
+    assert str(at_a.id) in json.dumps(second)
