@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from waystation.audit.models import AuditEvent
 from waystation.cases.models import CaseNote, Person
 from waystation.cases.services import person_update
 from waystation.linkage.models import Candidate, Merge
@@ -357,6 +358,10 @@ def test_opposite_merges_made_apart_leave_her_counted_once(world: SimpleNamespac
     # The undoing is a local write of the record that was merged first: logged, so that it reaches the others.
     undone = Change.objects.filter(origin=log.origin(), gid=str(kept.pk)).order_by("-seq").first()
     assert undone is not None and undone.fields == {"merged_into": None}
+    # ... and audited: which record, the ring, and what it had been merged into.
+    event = AuditEvent.objects.get(action="sync.merge_ring_undone")
+    assert event.case_id == kept.pk and event.details["was_merged_into"] == str(absorbed.pk)
+    assert event.details["ring"] == sorted([str(a.pk), str(b.pk)])
 
 
 @pytest.mark.xfail(

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from waystation.accounts.models import User
+from waystation.audit.services import audit_record
 from waystation.cases.models import Person
 from waystation.network.models import OPEN_MOVEMENT_STATUSES, Movement, MovementStatus
 from waystation.sync.changes import log, merge
@@ -303,8 +304,6 @@ def _break_merge_rings(rows: list[Row], actor: User) -> None:
     merge written first (the oldest clock of the ring's ``merged_into`` versions) is undone, so the latest stands,
     as a write here that travels on: every installation that holds the ring holds the same versions, undoes the
     same merge, and their writes agree (the same value: no conflict)."""
-    from waystation.audit.services import audit_record
-
     starts = {  # the persons of the bundle it merges into another (most rows of a bundle merge nothing: no lookup)
         uuid.UUID(r.gid)
         for r in rows
@@ -326,7 +325,7 @@ def _break_merge_rings(rows: list[Row], actor: User) -> None:
             actor=actor,
             action="sync.merge_ring_undone",
             case_id=undone,
-            details={"ring": sorted(str(p) for p in ring), "was_merged_into": str(was)},
+            details={"ring": sorted(str(p) for p in ring), "was_merged_into": str(was) if was else ""},
         )
 
 
