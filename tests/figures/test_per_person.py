@@ -100,6 +100,14 @@ def test_arrivals_in_south_korea_and_a_station_that_changes_country(
     assert kept(person_at_a)[2] == when
     Movement.objects.filter(person=person_at_a, to_station=station_c).update(status=MovementStatus.FAILED)
     assert kept(person_at_a)[2] is None
+    earlier = when - dt.timedelta(days=3)
+    planned = Movement.objects.create(
+        person=person_at_a, from_station=station_a, to_station=station_c, status=MovementStatus.PLANNED,
+        planned_at=earlier, recorded_by=coordinator,
+    )  # fmt: skip
+    assert kept(person_at_a)[2] is None  # planned: not an arrival
+    Movement.objects.filter(pk=planned.pk).update(status=MovementStatus.ARRIVED, arrived_at=earlier)
+    assert kept(person_at_a)[2] == earlier
 
 
 def test_a_person_deleted_takes_her_row_with_her(population: SimpleNamespace) -> None:

@@ -135,13 +135,22 @@ def _sqlite() -> list[str]:
 
     new_e, new_s, new_a = _values("NEW.id")
     statements = []
+    arrived = _quote(MovementStatus.ARRIVED)
     for table in _RECORDS:
+        # A movement counts only as an arrival (before or after the write): the others are skipped.
+        when = {"insert": "", "update": "", "delete": ""}
+        if table == "network_movement":
+            when = {
+                "insert": f"WHEN NEW.status = {arrived} ",
+                "update": f"WHEN OLD.status = {arrived} OR NEW.status = {arrived} ",
+                "delete": f"WHEN OLD.status = {arrived} ",
+            }
         statements += [
-            f"CREATE TRIGGER figures_kept_{table}_insert AFTER INSERT ON {table} "
+            f"CREATE TRIGGER figures_kept_{table}_insert AFTER INSERT ON {table} {when['insert']}"
             f"BEGIN {recompute(_targets('NEW.person_id'))}; END",
-            f"CREATE TRIGGER figures_kept_{table}_update AFTER UPDATE ON {table} "
+            f"CREATE TRIGGER figures_kept_{table}_update AFTER UPDATE ON {table} {when['update']}"
             f"BEGIN {recompute(_targets('OLD.person_id'))}; {recompute(_targets('NEW.person_id'))}; END",
-            f"CREATE TRIGGER figures_kept_{table}_delete AFTER DELETE ON {table} "
+            f"CREATE TRIGGER figures_kept_{table}_delete AFTER DELETE ON {table} {when['delete']}"
             f"BEGIN {recompute(_targets('OLD.person_id'))}; END",
         ]
     return [
@@ -179,7 +188,18 @@ def _postgresql() -> list[str]:
                 RETURN NEW;
             END $$""",
         f"""CREATE FUNCTION figures_records_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+            DECLARE
+                arrival boolean := FALSE;
             BEGIN
+                IF TG_TABLE_NAME = 'network_movement' THEN  -- a movement counts only as an arrival
+                    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status = {_quote(MovementStatus.ARRIVED)} THEN
+                        arrival := TRUE;
+                    END IF;
+                    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status = {_quote(MovementStatus.ARRIVED)} THEN
+                        arrival := TRUE;
+                    END IF;
+                    IF NOT arrival THEN RETURN NULL; END IF;
+                END IF;
                 IF TG_OP IN ('UPDATE', 'DELETE') THEN {touch} {_targets("OLD.person_id")}; END IF;
                 IF TG_OP IN ('INSERT', 'UPDATE') THEN {touch} {_targets("NEW.person_id")}; END IF;
                 RETURN NULL;
