@@ -97,8 +97,5 @@ class PersonFigures(models.Model):
     services = models.BigIntegerField(default=0)
     first_arrival_kr = models.DateTimeField(null=True)
 
-    class Meta:
-        verbose_name = _("figures of a person")
-
     def __str__(self) -> str:
         return str(self.pk)

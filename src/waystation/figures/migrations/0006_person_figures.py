@@ -30,8 +30,5 @@ class Migration(migrations.Migration):
                 ("services", models.BigIntegerField(default=0)),
                 ("first_arrival_kr", models.DateTimeField(null=True)),
             ],
-            options={
-                "verbose_name": "figures of a person",
-            },
         ),
     ]
