@@ -364,13 +364,11 @@ def test_opposite_merges_made_apart_leave_her_counted_once(world: SimpleNamespac
     assert event.details["ring"] == sorted([str(a.pk), str(b.pk)])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="OPEN: a station is never told that a case left its scope. Moved away and arrived elsewhere before a "
-    "bundle carried her move, she stays at the station as last known: its keeper's list shows her there and its "
-    "installation keeps her record (the long stateful sync run fails on this as 'BIRCH sees another scope').",
-)
 def test_a_station_learns_that_a_case_left_its_scope(world: SimpleNamespace) -> None:
+    """She moves on to B and arrives there before any bundle to A carried the move: from then on she is out of A's
+    scope. A is still told why (her row and her movements, nothing written of her afterwards), bundle after bundle
+    until it acknowledges one that carried it; then nothing more of her. (Before: A kept her as last known, its
+    keeper's list showed her there, and the long stateful sync run failed with 'BIRCH sees another scope'.)"""
     coordinator = world.coordinator
     keyring = keyring_for(coordinator)
     at_a = world.person_at_a
@@ -387,8 +385,20 @@ def test_a_station_learns_that_a_case_left_its_scope(world: SimpleNamespace) -> 
         expected_arrival=dt.datetime.now(dt.UTC) + dt.timedelta(days=2),
     )
     network_services.movement_arrive(actor=coordinator, movement=moved)
+    CaseNote.objects.create(person=at_a, text="", author=coordinator)  # written of her at B, after she left A
+
+    def hers(payload: dict[str, Any]) -> set[tuple[str, str]]:
+        return {(c["m"], c["g"]) for c in payload["changes"] if c["c"] == str(at_a.id)}
 
     second = build_payload(keyring=keyring, peer=STATION, station_uids={world.station_a.uid})
+    assert ("network.movement", str(moved.uid)) in hers(second)
+    assert {model for model, _gid in hers(second)} <= {"network.movement", "cases.person"}  # never the note
+    lost = build_payload(keyring=keyring, peer=STATION, station_uids={world.station_a.uid})  # the second was lost
+    assert hers(lost) == hers(second)
 
-    # Whatever the form (her arrival, or a notice that she left), the bundle to A must say something about her.
-    assert str(at_a.id) in json.dumps(second)
+    ack = {**remote(bundle=2), "ack": {"bundle": lost["bundle"], "upto": lost["upto"]}}
+    receive_payload(ack, keyring=keyring, actor=coordinator, peer=STATION)
+    at_a.refresh_from_db()
+    person_update(actor=coordinator, person=at_a, languages=["ko"])
+    after = build_payload(keyring=keyring, peer=STATION, station_uids={world.station_a.uid})
+    assert hers(after) == set() and not PeerCase.objects.filter(peer=STATION, person_id=at_a.id).exists()

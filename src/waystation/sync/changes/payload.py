@@ -11,7 +11,10 @@ A payload::
 Values are plaintext (sensitive ones opened with the exporting user's keys): the transport encrypts the whole
 payload to the peer. Changes are those of the log the peer has not acknowledged, within its scope; a case that has
 just come into a station's scope is sent whole, from the replicated state, until the station acknowledges a bundle
-that carried it. Shreds go to every peer (case ids only: a station forgets a case it held before it left its scope).
+that carried it. A case that leaves a station's scope (she arrived elsewhere, she is gone) is followed by what
+decides it, her own row's changes and her movements', until the station acknowledges a bundle that carried them:
+its installation then sees her out of its scope, as the hub does. Shreds go to every peer (case ids only: a station
+forgets a case it held before it left its scope).
 """
 
 from __future__ import annotations
@@ -111,15 +114,27 @@ def _opened(entry: dict[str, Any], keyring: Keyring) -> dict[str, Any]:
     return {**entry, "f": fields}
 
 
+# What decides whether a case is in a station's scope: her place and status, her movements.
+LEAVING_MODELS = frozenset({"cases.person", "network.movement"})
+
+
 def _scoped_changes(peer_state: PeerState, station_uids: set[uuid.UUID], bundle: int, upto: int) -> list[Any]:
     persons = persons_in_scope(station_uids)
-    # A case that left the scope is sent whole again if it comes back (what changed meanwhile was not sent).
-    PeerCase.objects.filter(peer=peer_state.peer).exclude(person_id__in=persons).delete()
-    sent = {pc.person_id: pc for pc in PeerCase.objects.filter(peer=peer_state.peer)}
-    PeerCase.objects.filter(peer=peer_state.peer, confirmed=False, first_bundle__lte=peer_state.acked_bundle).update(
-        confirmed=True
-    )
-    confirmed = {pid for pid, pc in sent.items() if pc.confirmed or pc.first_bundle <= peer_state.acked_bundle}
+    mine = PeerCase.objects.filter(peer=peer_state.peer)
+    mine.filter(confirmed=False, first_bundle__lte=peer_state.acked_bundle).update(confirmed=True)
+    # A case that left the scope, once the peer has acknowledged a bundle that told it why, is forgotten here: sent
+    # whole again if she comes back (what changed meanwhile was not sent). Back before that: nothing to forget
+    # (everything since the peer's acknowledgement is sent again anyway).
+    mine.filter(left_bundle__lte=peer_state.acked_bundle).delete()
+    mine.filter(left_bundle__isnull=False, person_id__in=persons).update(left_bundle=None)
+    out = mine.exclude(person_id__in=persons)
+    out.filter(confirmed=False, first_bundle__gt=peer_state.acked_bundle).delete()  # never known to have arrived
+    out.filter(left_bundle__isnull=True).update(left_bundle=bundle)
+    # Leaving: the peer holds her, so it is told why she left (her own row and her movements: say, her arrival
+    # elsewhere), never what is written of her afterwards; until it acknowledges a bundle that carried it.
+    leaving = set(out.values_list("person_id", flat=True))
+    sent = {pc.person_id: pc for pc in mine.exclude(person_id__in=leaving)}
+    confirmed = {pid for pid, pc in sent.items() if pc.confirmed}
     PeerCase.objects.bulk_create(
         [PeerCase(peer=peer_state.peer, person_id=pid, first_bundle=bundle) for pid in persons if pid not in sent]
     )
@@ -128,7 +143,8 @@ def _scoped_changes(peer_state: PeerState, station_uids: set[uuid.UUID], bundle:
     pending = Change.objects.filter(seq__gt=peer_state.acked_upto, seq__lte=upto).order_by("seq")
     for change in pending.iterator(chunk_size=2000):
         concerns = change.case_id is None or change.model == SHRED or change.case_id in persons
-        if concerns and change.case_id not in whole:
+        told = change.case_id in leaving and change.model in LEAVING_MODELS
+        if (concerns and change.case_id not in whole) or told:
             entries.append(_entry(change))
     whole_ids = sorted(whole)
     for start in range(0, len(whole_ids), 500):
