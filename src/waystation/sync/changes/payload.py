@@ -11,9 +11,9 @@ A payload::
 Values are plaintext (sensitive ones opened with the exporting user's keys): the transport encrypts the whole
 payload to the peer. Changes are those of the log the peer has not acknowledged, within its scope; a case that has
 just come into a station's scope is sent whole, from the replicated state, until the station acknowledges a bundle
-that carried it. A case that leaves a station's scope (she arrived elsewhere, she is gone) is followed by what
-decides it, her own row's changes and her movements', until the station acknowledges a bundle that carried them:
-its installation then sees her out of its scope, as the hub does. Shreds go to every peer (case ids only: a station
+that carried it. A case that leaves a station's scope by moving (she arrived elsewhere) is followed by her
+movements' changes until the station acknowledges a bundle that carried them: its installation then sees her out
+of its scope, as the hub does. Shreds go to every peer (case ids only: a station
 forgets a case it held before it left its scope).
 """
 
@@ -114,8 +114,9 @@ def _opened(entry: dict[str, Any], keyring: Keyring) -> dict[str, Any]:
     return {**entry, "f": fields}
 
 
-# What decides whether a case is in a station's scope: her place and status, her movements.
-LEAVING_MODELS = frozenset({"cases.person", "network.movement"})
+# What tells a station why a case left its scope: her movements (her arrival elsewhere, say). Not her own row: its
+# changes may merge her into a record the station does not hold (it would show no merge where its state has one).
+LEAVING_MODELS = frozenset({"network.movement"})
 
 
 def _scoped_changes(peer_state: PeerState, station_uids: set[uuid.UUID], bundle: int, upto: int) -> list[Any]:
@@ -130,8 +131,8 @@ def _scoped_changes(peer_state: PeerState, station_uids: set[uuid.UUID], bundle:
     out = mine.exclude(person_id__in=persons)
     out.filter(confirmed=False, first_bundle__gt=peer_state.acked_bundle).delete()  # never known to have arrived
     out.filter(left_bundle__isnull=True).update(left_bundle=bundle)
-    # Leaving: the peer holds her, so it is told why she left (her own row and her movements: say, her arrival
-    # elsewhere), never what is written of her afterwards; until it acknowledges a bundle that carried it.
+    # Leaving: the peer holds her, so it is told why she left (her movements: say, her arrival elsewhere), never
+    # what is written of her afterwards; until it acknowledges a bundle that carried it.
     leaving = set(out.values_list("person_id", flat=True))
     sent = {pc.person_id: pc for pc in mine.exclude(person_id__in=leaving)}
     confirmed = {pid for pid, pc in sent.items() if pc.confirmed}
