@@ -393,8 +393,12 @@ def test_a_station_learns_that_a_case_left_its_scope(world: SimpleNamespace) -> 
     second = build_payload(keyring=keyring, peer=STATION, station_uids={world.station_a.uid})
     assert ("network.movement", str(moved.uid)) in hers(second)
     assert {model for model, _gid in hers(second)} == {"network.movement"}  # never the note
+    onwards = network_services.movement_plan(  # planned after the bundle that found her gone: not A's business
+        actor=coordinator, person=at_a, to_station=world.station_c,
+        expected_arrival=dt.datetime.now(dt.UTC) + dt.timedelta(days=9),
+    )  # fmt: skip
     lost = build_payload(keyring=keyring, peer=STATION, station_uids={world.station_a.uid})  # the second was lost
-    assert hers(lost) == hers(second)
+    assert hers(lost) == hers(second) and ("network.movement", str(onwards.uid)) not in hers(lost)
 
     ack = {**remote(bundle=2), "ack": {"bundle": lost["bundle"], "upto": lost["upto"]}}
     receive_payload(ack, keyring=keyring, actor=coordinator, peer=STATION)
@@ -402,3 +406,38 @@ def test_a_station_learns_that_a_case_left_its_scope(world: SimpleNamespace) -> 
     person_update(actor=coordinator, person=at_a, languages=["ko"])
     after = build_payload(keyring=keyring, peer=STATION, station_uids={world.station_a.uid})
     assert hers(after) == set() and not PeerCase.objects.filter(peer=STATION, person_id=at_a.id).exists()
+
+
+def test_a_case_back_in_scope_before_the_acknowledgement_is_sent_whole(world: SimpleNamespace) -> None:
+    """She leaves A's scope (a bundle tells A), a note is written of her while she is out (the next bundle leaves it
+    out), she is sent back to A, and only then A acknowledges that next bundle: the bundle after it carries her
+    whole, the note included. (Carrying only what was written since A's acknowledgement left the note out for
+    good.)"""
+    coordinator = world.coordinator
+    keyring = keyring_for(coordinator)
+    at_a = world.person_at_a
+
+    def bundle() -> dict[str, Any]:
+        return build_payload(keyring=keyring, peer=STATION, station_uids={world.station_a.uid})
+
+    def acknowledge(payload: dict[str, Any], number: int) -> None:
+        ack = {**remote(bundle=number), "ack": {"bundle": payload["bundle"], "upto": payload["upto"]}}
+        receive_payload(ack, keyring=keyring, actor=coordinator, peer=STATION)
+
+    acknowledge(bundle(), 1)
+    away = network_services.movement_plan(
+        actor=coordinator, person=at_a, to_station=world.station_b, depart_now=True,
+        expected_arrival=dt.datetime.now(dt.UTC) + dt.timedelta(days=2),
+    )  # fmt: skip
+    network_services.movement_arrive(actor=coordinator, movement=away)
+    bundle()  # tells A she left
+    note = CaseNote.objects.create(person=at_a, text="", author=coordinator)
+    while_out = bundle()
+    assert str(note.uid) not in {c["g"] for c in while_out["changes"]}
+    network_services.movement_plan(  # back: heading to A
+        actor=coordinator, person=at_a, to_station=world.station_a,
+        expected_arrival=dt.datetime.now(dt.UTC) + dt.timedelta(days=4),
+    )  # fmt: skip
+    bundle()  # carries her whole, but is lost
+    acknowledge(while_out, 2)
+    assert str(note.uid) in {c["g"] for c in bundle()["changes"]}

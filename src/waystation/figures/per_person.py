@@ -16,8 +16,11 @@ The definition is the ORM's (``indicators.expected_per_person``: the indicators'
 records); the triggers are the fast keeper of it, and ``out_of_step`` compares the two (tests/conftest.py runs it
 after every test that used the database, as it does for the person's place). The SQL is made here from the same
 constants the indicators use, and installed after every ``migrate`` (``install``, on ``post_migrate``): whenever
-the groups or kinds change, the triggers and every row are made again, and a table that a migration rebuilt on
-SQLite gets its triggers back.
+the groups or kinds change, the triggers and every row are made again.
+
+SQLite caution: these triggers name ``cases_person``, ``network_movement``, ``network_station`` and the records'
+tables in their bodies, so a later migration that makes Django rebuild one of those tables (drop, then rename the
+copy) fails while they exist: such a migration must call ``drop`` first (``post_migrate`` makes them again after).
 
 Every writer keeps it (services, sync, import, restore, the generator's bulk inserts, raw SQL):
 
@@ -29,9 +32,10 @@ Every writer keeps it (services, sync, import, restore, the generator's bulk ins
 
 On PostgreSQL the writers only touch the row; a BEFORE trigger on it computes the values, in functions whose
 queries each take a fresh snapshot once the row is locked, so that two writers at once cannot leave the earlier
-one's view (as ``cases`` migration 0010 does for the place). One race is left: a record written for a person while,
-in another transaction, she is merged into another, can miss the other's row until its next write (``out_of_step``
-names it).
+one's view (as ``cases`` migration 0010 does for the place). Two races are left, each until her next write
+(``out_of_step`` names her): a record written for a person while, in another transaction, she is merged into
+another can miss the other's row; an arrival recorded while, in another transaction, its station's country changes
+can keep the old country's answer.
 """
 
 # Every SQL text here is made from this module's constants and the codes of choices (``_quote`` refuses anything
@@ -309,8 +313,10 @@ def install(connection: BaseDatabaseWrapper = default_connection, *, force: bool
         drop(connection)
         for sql in statements:
             cursor.execute(sql)
-        cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608
+        cursor.execute(f"DELETE FROM {TABLE}")
         episodes, services, arrival = _values("cases_person.id")
+        if connection.vendor == "postgresql":  # the BEFORE trigger computes each row
+            episodes, services, arrival = "0", "0", "NULL"
         cursor.execute(
             f"INSERT INTO {TABLE} (person_id, episodes, services, first_arrival_kr) "
             f"SELECT id, {episodes}, {services}, {arrival} FROM cases_person"

@@ -96,6 +96,7 @@ class PeerCase(models.Model):
     first_bundle = models.BigIntegerField()
     confirmed = models.BooleanField(default=False)
     left_bundle = models.BigIntegerField(null=True)
+    left_upto = models.BigIntegerField(null=True)  # the log position of that bundle: what is sent of her, at most
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["peer", "person_id"], name="one_peer_case")]

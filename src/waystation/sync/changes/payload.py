@@ -123,17 +123,20 @@ def _scoped_changes(peer_state: PeerState, station_uids: set[uuid.UUID], bundle:
     persons = persons_in_scope(station_uids)
     mine = PeerCase.objects.filter(peer=peer_state.peer)
     mine.filter(confirmed=False, first_bundle__lte=peer_state.acked_bundle).update(confirmed=True)
-    # A case that left the scope, once the peer has acknowledged a bundle that told it why, is forgotten here: sent
-    # whole again if she comes back (what changed meanwhile was not sent). Back before that: nothing to forget
-    # (everything since the peer's acknowledgement is sent again anyway).
+    # A case that left the scope, once the peer has acknowledged a bundle that told it why, is forgotten here; so is
+    # one back in scope before that (what was written of her while she was out was not sent): either is sent whole
+    # when she is (again) in scope.
     mine.filter(left_bundle__lte=peer_state.acked_bundle).delete()
-    mine.filter(left_bundle__isnull=False, person_id__in=persons).update(left_bundle=None)
+    mine.filter(left_bundle__isnull=False, person_id__in=persons).delete()
     out = mine.exclude(person_id__in=persons)
-    out.filter(confirmed=False, first_bundle__gt=peer_state.acked_bundle).delete()  # never known to have arrived
-    out.filter(left_bundle__isnull=True).update(left_bundle=bundle)
-    # Leaving: the peer holds her, so it is told why she left (her movements: say, her arrival elsewhere), never
-    # what is written of her afterwards; until it acknowledges a bundle that carried it.
-    leaving = set(out.values_list("person_id", flat=True))
+    # Never acknowledged (the bundle that carried her whole may be lost): forgotten, as before leaving was told. OPEN:
+    # a peer that did receive her, its acknowledgement not yet back, keeps her as last known.
+    out.filter(confirmed=False, first_bundle__gt=peer_state.acked_bundle).delete()
+    out.filter(left_bundle__isnull=True).update(left_bundle=bundle, left_upto=upto)
+    # Leaving: the peer holds her, so it is told why she left (her movements up to the bundle that first found her
+    # gone: say, her arrival elsewhere), never what is written of her afterwards; until it acknowledges a bundle
+    # that carried them.
+    leaving = dict(out.values_list("person_id", "left_upto"))
     sent = {pc.person_id: pc for pc in mine.exclude(person_id__in=leaving)}
     confirmed = {pid for pid, pc in sent.items() if pc.confirmed}
     PeerCase.objects.bulk_create(
@@ -144,7 +147,7 @@ def _scoped_changes(peer_state: PeerState, station_uids: set[uuid.UUID], bundle:
     pending = Change.objects.filter(seq__gt=peer_state.acked_upto, seq__lte=upto).order_by("seq")
     for change in pending.iterator(chunk_size=2000):
         concerns = change.case_id is None or change.model == SHRED or change.case_id in persons
-        told = change.case_id in leaving and change.model in LEAVING_MODELS
+        told = change.model in LEAVING_MODELS and change.seq <= leaving.get(change.case_id, 0)
         if (concerns and change.case_id not in whole) or told:
             entries.append(_entry(change))
     whole_ids = sorted(whole)
