@@ -136,7 +136,7 @@ def _scoped_changes(peer_state: PeerState, station_uids: set[uuid.UUID], bundle:
     # Leaving: the peer holds her, so it is told why she left (her movements up to the bundle that first found her
     # gone: say, her arrival elsewhere), never what is written of her afterwards; until it acknowledges a bundle
     # that carried them.
-    leaving = dict(out.values_list("person_id", "left_upto"))
+    leaving = {pid: last for pid, last in out.values_list("person_id", "left_upto") if last is not None}
     sent = {pc.person_id: pc for pc in mine.exclude(person_id__in=leaving)}
     confirmed = {pid for pid, pc in sent.items() if pc.confirmed}
     PeerCase.objects.bulk_create(
@@ -147,7 +147,7 @@ def _scoped_changes(peer_state: PeerState, station_uids: set[uuid.UUID], bundle:
     pending = Change.objects.filter(seq__gt=peer_state.acked_upto, seq__lte=upto).order_by("seq")
     for change in pending.iterator(chunk_size=2000):
         concerns = change.case_id is None or change.model == SHRED or change.case_id in persons
-        told = change.model in LEAVING_MODELS and change.seq <= leaving.get(change.case_id, 0)
+        told = change.case_id in leaving and change.model in LEAVING_MODELS and change.seq <= leaving[change.case_id]
         if (concerns and change.case_id not in whole) or told:
             entries.append(_entry(change))
     whole_ids = sorted(whole)
