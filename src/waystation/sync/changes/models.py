@@ -89,14 +89,13 @@ class PeerState(models.Model):
 
 class PeerCase(models.Model):
     """A case sent to a peer (a station): from which bundle, whether the peer acknowledged it, and, once it left the
-    peer's scope, the bundle that first told the peer why (``payload._scoped_changes``)."""
+    peer's scope, the log position of the bundle that first found her gone (``payload._scoped_changes``)."""
 
     peer = models.CharField(max_length=128)
     person_id = models.UUIDField()
     first_bundle = models.BigIntegerField()
     confirmed = models.BooleanField(default=False)
-    left_bundle = models.BigIntegerField(null=True)
-    left_upto = models.BigIntegerField(null=True)  # the log position of that bundle: what is sent of her, at most
+    left_upto = models.BigIntegerField(null=True)  # what is sent of her once she left, at most
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["peer", "person_id"], name="one_peer_case")]

@@ -13,8 +13,8 @@ payload to the peer. Changes are those of the log the peer has not acknowledged,
 just come into a station's scope is sent whole, from the replicated state, until the station acknowledges a bundle
 that carried it. A case that leaves a station's scope by moving (she arrived elsewhere) is followed by her
 movements' changes until the station acknowledges a bundle that carried them: its installation then sees her out
-of its scope, as the hub does. Shreds go to every peer (case ids only: a station
-forgets a case it held before it left its scope).
+of its scope, as the hub does. Shreds go to every peer (case ids only: a station forgets a case it held before it
+left its scope).
 """
 
 from __future__ import annotations
@@ -123,16 +123,16 @@ def _scoped_changes(peer_state: PeerState, station_uids: set[uuid.UUID], bundle:
     persons = persons_in_scope(station_uids)
     mine = PeerCase.objects.filter(peer=peer_state.peer)
     mine.filter(confirmed=False, first_bundle__lte=peer_state.acked_bundle).update(confirmed=True)
-    # A case that left the scope, once the peer has acknowledged a bundle that told it why, is forgotten here; so is
-    # one back in scope before that (what was written of her while she was out was not sent): either is sent whole
-    # when she is (again) in scope.
-    mine.filter(left_bundle__lte=peer_state.acked_bundle).delete()
-    mine.filter(left_bundle__isnull=False, person_id__in=persons).delete()
+    # A case that left the scope, once the peer has acknowledged everything up to where she left, is forgotten here;
+    # so is one back in scope before that (what was written of her while she was out was not sent): either is sent
+    # whole when she is (again) in scope.
+    mine.filter(left_upto__lte=peer_state.acked_upto).delete()
+    mine.filter(left_upto__isnull=False, person_id__in=persons).delete()
     out = mine.exclude(person_id__in=persons)
     # Never acknowledged (the bundle that carried her whole may be lost): forgotten, as before leaving was told. OPEN:
     # a peer that did receive her, its acknowledgement not yet back, keeps her as last known.
     out.filter(confirmed=False, first_bundle__gt=peer_state.acked_bundle).delete()
-    out.filter(left_bundle__isnull=True).update(left_bundle=bundle, left_upto=upto)
+    out.filter(left_upto__isnull=True).update(left_upto=upto)
     # Leaving: the peer holds her, so it is told why she left (her movements up to the bundle that first found her
     # gone: say, her arrival elsewhere), never what is written of her afterwards; until it acknowledges a bundle
     # that carried them.

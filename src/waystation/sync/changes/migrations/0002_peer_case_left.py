@@ -11,11 +11,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name="peercase",
-            name="left_bundle",
-            field=models.BigIntegerField(null=True),
-        ),
-        migrations.AddField(
-            model_name="peercase",
             name="left_upto",
             field=models.BigIntegerField(null=True),
         ),
