@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.http import Http404
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -283,6 +285,34 @@ def test_viewing_a_case_page_writes_one_reveal_event_naming_fields_not_values(
     event = events[0]
     assert event.actor == world.keeper_a and event.case_id == person.id and event.purpose == "case_page"
     assert set(event.details["fields"]) == {"person.name_hangul", "person.name_romanized"}
+
+
+def test_the_case_page_names_the_staff_of_each_record_and_reads_no_one_elses_password_hash(
+    world: SimpleNamespace, client_for: Any
+) -> None:
+    """Who gave a service, wrote a note, holds a task, recorded a consent and works on the case, by username; read
+    together, and only their usernames: no other staff member's row (password hashes included) reaches the page."""
+    person, caseworker, coordinator = world.person_at_a, world.caseworker, world.coordinator
+    today = timezone.localdate()
+    care_services.service_record(actor=caseworker, person=person, kind="medical", delivered_on=today)
+    care_services.note_add(actor=coordinator, person=person, text="A fictional note.")
+    care_services.task_add(actor=coordinator, person=person, kind="contact", due_on=today, assigned_to=caseworker)
+    consent_record(actor=caseworker, person=person, scope=ConsentScope.STATISTICS, given=True)
+    client = client_for(coordinator)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(f"/cases/{person.case_code}/").content.decode()
+
+    def section(heading_id: str) -> str:
+        return page.split(f'id="{heading_id}"', 1)[1].split("</section>", 1)[0]
+
+    assert caseworker.username in section("svc-h")
+    assert coordinator.username in section("notes-h")
+    assert caseworker.username in section("task-h")
+    assert caseworker.username in section("consent-h")
+    assert caseworker.username in section("team-h")
+    user_rows = [q["sql"] for q in queries if '"accounts_user"."password"' in q["sql"]]
+    assert len(user_rows) == 1  # the signed-in coordinator's own, by the session
+    assert len([q for q in queries if 'FROM "accounts_user"' in q["sql"]]) == 2
 
 
 def test_a_hidden_case_looks_exactly_like_one_that_does_not_exist(world: SimpleNamespace, client_for: Any) -> None:

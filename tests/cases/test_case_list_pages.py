@@ -7,6 +7,8 @@ import re
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from waystation.accounts.models import User
 from waystation.network.models import Station
@@ -44,6 +46,22 @@ def test_a_long_list_says_more_than_and_every_case_is_reached(
 def test_a_short_list_counts_exactly(seven: list[str], coordinator: User, client_for: Any) -> None:
     page = client_for(coordinator).get("/cases/").content.decode()
     assert "7 cases" in page and "More than" not in page and "Page 1 of" not in page  # one page: no pager
+
+
+def test_the_list_shows_names_and_reads_no_other_sealed_field(
+    seven: list[str], coordinator: User, client_for: Any
+) -> None:
+    """The narrative, contacts, aliases and date of birth of 50 rows stay in the database: no query of the list
+    reads them, and none is made for a row (leaving them out must not make each row fetch them after)."""
+    client = client_for(coordinator)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/cases/").content.decode()
+    assert "Gasang 3 (fictional)" in page
+    persons = [q["sql"] for q in queries if 'FROM "cases_person"' in q["sql"].split("WHERE")[0]]
+    assert persons, "the list reads the persons"
+    for column in ("narrative", "contacts", "aliases", "date_of_birth", "name_chinese"):  # the photo: only IS NULL
+        assert not [sql for sql in persons if f'"cases_person"."{column}"' in sql], column
+    assert len(persons) == 2  # the count and the page, whatever the number of rows
 
 
 @pytest.mark.parametrize(
