@@ -218,6 +218,9 @@ def _places_agree_with_movements(request: pytest.FixtureRequest) -> Iterator[Non
         from waystation.network.selectors import places_out_of_step
 
         assert places_out_of_step() == [], "a person's stored place differs from her movements"
+        from waystation.figures.per_person import out_of_step
+
+        assert out_of_step() == [], "a person's kept figures differ from her records"
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,9 @@ persons whose latest decision is consent given are counted (the rule of ``cases.
 same query gives those left out for lack of it. Margins, bands and the like are sums of those grouped counts.
 What makes this fast at 100,000 persons (bench/figures.py): one pass over the persons per indicator, read from the
 ``person_figures`` index, which holds each person's current decision (``Person.statistics_consent``, kept by the
-database's triggers: no lookup of her consents); a person's records (services, episodes, arrivals) each read from
-an index that holds what is asked of them. An indicator without a breakdown is one row of conditional counts.
+database's triggers: no lookup of her consents); what her records say (episodes, services, first arrival in South
+Korea) read from one narrow row beside her, also kept by triggers (``figures.per_person``). An indicator without a
+breakdown is one row of conditional counts.
 
 To add an indicator: write a function that counts with ``_count`` and returns its ``Computed``, add an ``Indicator``
 to ``INDICATORS``, and compute the same numbers with pandas in ``bench/figures.py`` (``pandas_figures``):
@@ -456,35 +457,74 @@ def _per_person(records: QuerySet[Any], value: Any) -> Subquery:
     return Subquery(mine.annotate(value=value).values("value"), output_field=IntegerField())
 
 
+# --- what each person's records say, kept beside her (``figures.per_person``) -----------------------------------------
+#
+# Her episodes, services and first arrival in South Korea, each packed in one number, are kept by the database in
+# ``PersonFigures`` (one row a person, hers and her merged records' together), so that a release reads them with
+# one join instead of three lookups of her records a person. The expressions below are their definition, over her
+# records: ``expected_per_person`` computes them so, and ``per_person.out_of_step`` compares what the triggers
+# kept with it (after every test that used the database).
+
+_EPISODES_UNIT = 2 << len(EXPLOITATION_GROUPS)  # sold sits above the groups' bits, which sit above "any"
+_SERVICE_KINDS = list(ServiceKind.values)
+_SERVICES_UNIT = 1 << len(_SERVICE_KINDS)  # the record count sits above the kinds' bits
+
+
+def _episodes_packed() -> Aggregate | Coalesce:
+    """Of a person's episodes: 0 without any, else how many began with a sale, then a bit a group of
+    ``EXPLOITATION_GROUPS`` she lived, then 1 ("any"). Each aggregate is NULL only when she has no episode at all,
+    so the whole sum is NULL exactly then: one COALESCE."""
+    bits = [
+        Max(Case(When(exploitation_type__in=codes, then=Value(1 << i)), default=Value(0)))
+        for i, codes in enumerate(EXPLOITATION_GROUPS.values())
+    ]
+    sold = Sum(Case(When(was_sold=True, then=Value(1)), default=Value(0)))
+    packed = sold * _EPISODES_UNIT + reduce(operator.add, bits) * 2 + Value(1)
+    return Coalesce(packed, 0, output_field=IntegerField())
+
+
+def _services_packed() -> Any:
+    """Of a person's services: the kinds she received as bits (each kind a power of two, summed once: SUM
+    DISTINCT), and how many records she has above them."""
+    power = Case(
+        *[When(kind=kind, then=Value(1 << i)) for i, kind in enumerate(_SERVICE_KINDS)],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    return Coalesce(Sum(power, distinct=True), 0) + Count("id") * _SERVICES_UNIT
+
+
+def expected_per_person() -> dict[Any, tuple[int, int, Any]]:
+    """Every person's (episodes, services, first arrival in South Korea), computed from her records and her
+    merged records' (what ``PersonFigures`` must hold)."""
+    rows = Person.objects.annotate(
+        e=_per_person(ExploitationEpisode.objects.all(), _episodes_packed()),
+        s=_per_person(ServiceRecord.objects.all(), _services_packed()),
+        a=_first_arrival(_arrivals_kr()),
+    ).values_list("pk", "e", "s", "a")
+    return {pk: (int(e or 0), int(s or 0), a) for pk, e, s, a in rows}
+
+
 def _episode_rows() -> list[dict[str, Any]]:
-    """The persons by what their episodes (hers and her merged records') say, read in one look at each person's
-    episodes (the ``episode_figures`` index alone), shared by times sold, the types of exploitation and the share
+    """The persons by what their episodes (hers and her merged records') say, read from her ``PersonFigures``
+    row (``_episodes_packed``), shared by times sold, the types of exploitation and the share
     of women trafficked: ``sold`` (how many episodes began with a sale), ``kinds`` (bit ``i`` set when she has an
     episode of the ``i``-th of ``EXPLOITATION_GROUPS``), ``any`` (at least one episode, of any type). The three
     travel in one number a person (sold, then kinds, then any, in bits), so that the persons group by few values.
-    The same look gives the months from leaving North Korea to first contact, already banded (``band``: a few
+    The same scan gives the months from leaving North Korea to first contact, already banded (``band``: a few
     values, so the rows stay few), and the year of her first arrival in South Korea (``arrival_year``, None before
     it): two scans of the persons and their sorts fewer a release (at 100,000 persons, a few thousand rows)."""
 
     def read() -> list[dict[str, Any]]:
-        # Each aggregate is NULL only when she has no episode at all (its CASE gives 0 otherwise), so the whole sum
-        # is NULL exactly then: one COALESCE for it, and "any" is the constant 1 inside (a few COALESCEs and an
-        # aggregate fewer a person: a twentieth of this reading at 100,000 persons).
-        bits = [
-            Max(Case(When(exploitation_type__in=codes, then=Value(1 << i)), default=Value(0)))
-            for i, codes in enumerate(EXPLOITATION_GROUPS.values())
-        ]
-        sold = Sum(Case(When(was_sold=True, then=Value(1)), default=Value(0)))
-        unit = 2 << len(EXPLOITATION_GROUPS)  # sold sits above the kinds' bits, which sit above "any"
-        packed = Coalesce(sold * unit + reduce(operator.add, bits) * 2 + Value(1), 0, output_field=IntegerField())
         rows = _grouped(
             {
                 "sex": F("sex"),
-                "episodes": _per_person(ExploitationEpisode.objects.all(), packed),
+                "episodes": F("figures__episodes"),
                 "band": _months_to_contact_band(),
-                "arrival_year": _Year(_first_arrival(_arrivals_kr())),
+                "arrival_year": _Year("figures__first_arrival_kr"),
             }
         )
+        unit = _EPISODES_UNIT
         for row in rows:
             value = int(row.pop("episodes") or 0)
             row |= {"sold": value // unit, "kinds": (value % unit) // 2, "any": value % 2}
@@ -587,18 +627,10 @@ def route_outcomes() -> Computed:
 
 def services_per_person() -> Computed:
     """Persons who received each kind of service (a person may receive several: no total constraint), and the
-    mean number of service records per person counted. One look at each person's services gives both, packed in
-    one number: the kinds she received as bits (each kind a power of two, summed once: SUM(DISTINCT)) and how many
-    records she has above them; the persons then group by few distinct numbers."""
-    kinds = list(ServiceKind.values)
-    unit = 1 << len(kinds)  # the record count sits above the kinds' bits
-    power = Case(
-        *[When(kind=kind, then=Value(1 << i)) for i, kind in enumerate(kinds)],
-        default=Value(0),
-        output_field=IntegerField(),
-    )
-    packed = Coalesce(Sum(power, distinct=True), 0) + Count("id") * unit
-    counts = _count(_everyone(), by={"services": _per_person(ServiceRecord.objects.all(), packed)})
+    mean number of service records per person counted. Her ``PersonFigures`` row gives both, packed in one number
+    (``_services_packed``); the persons then group by few distinct numbers."""
+    kinds, unit = _SERVICE_KINDS, _SERVICES_UNIT
+    counts = _count(_everyone(), by={"services": F("figures__services")})
     cells: dict[Key, int] = {
         (("service", kind),): sum(int(row["n"]) for row in counts.counted if int(row["services"] or 0) & (1 << i))
         for i, kind in enumerate(kinds)
@@ -615,9 +647,8 @@ def _first_arrival(arrivals: QuerySet[Movement]) -> Subquery:
 
 
 def _arrivals_kr() -> QuerySet[Movement]:
-    """Arrivals at a station in South Korea. Each person's first is read from the ``movement_person_arrivals``
-    index alone, as a column of the shared rows (``_episode_rows``): cheaper than first narrowing the persons to
-    those in the list of arrivals, which reads each one's row by its id."""
+    """Arrivals at a station in South Korea: a person's first of them (``expected_per_person``) is kept beside her
+    (``PersonFigures.first_arrival_kr``), where the release and privacy's monthly count read it."""
     stations = Station.objects.filter(country=Country.SOUTH_KOREA)
     return Movement.objects.filter(to_station__in=stations, status=MovementStatus.ARRIVED)
 

@@ -79,3 +79,23 @@ class PrivacySpend(WriteOnceModel):
 
     def __str__(self) -> str:
         return f"{self.period} {self.series} epsilon={self.epsilon}"
+
+
+class PersonFigures(models.Model):
+    """What the figures need of one person's records (hers and her merged records'), kept by the database's
+    triggers (``figures.per_person``: the packing, the writers, the check). Derived: never written by the
+    application, not in backups (a restore makes it again), not synchronised."""
+
+    person = models.OneToOneField(
+        "cases.Person",
+        on_delete=models.DO_NOTHING,  # the person's DELETE trigger removes the row
+        primary_key=True,
+        db_constraint=False,  # written by triggers, sometimes before the person row (an import's movements)
+        related_name="figures",
+    )
+    episodes = models.IntegerField(default=0)
+    services = models.BigIntegerField(default=0)
+    first_arrival_kr = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return str(self.pk)

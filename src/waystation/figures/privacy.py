@@ -60,7 +60,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import ExtractMonth, ExtractYear
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -77,7 +77,7 @@ from waystation.cases.choices import ConsentScope
 from waystation.cases.models import Person
 from waystation.cases.selectors import consenting
 from waystation.figures.disclosure import Policy, round_to
-from waystation.figures.indicators import INDICATORS, _arrivals_kr, _everyone, _first_arrival
+from waystation.figures.indicators import INDICATORS, _everyone
 from waystation.figures.models import PrivacySpend
 
 enable_features("contrib")  # make_laplace needs it: OpenDP components not yet through its formal vetting
@@ -187,7 +187,7 @@ def _arrivals_kr_per_month(now: datetime) -> dict[str, int]:
     start, end = (datetime(m.year, m.month, 1, tzinfo=UTC) for m in (months[0], _next_month(months[-1])))
     rows = (
         _counted(_everyone())
-        .annotate(first=_first_arrival(_arrivals_kr()))
+        .annotate(first=F("figures__first_arrival_kr"))  # kept beside her (``per_person``), hers and her merged's
         .filter(first__gte=start, first__lt=end)
         .annotate(y=ExtractYear("first", tzinfo=UTC), m=ExtractMonth("first", tzinfo=UTC))
         .values("y", "m")
