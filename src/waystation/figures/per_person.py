@@ -68,12 +68,15 @@ def _quote(value: str) -> str:
     return f"'{value}'"
 
 
+HERS_AND_MERGED = "ANY(ids)"  # ``ids`` of the PostgreSQL compute function: hers, then the records merged into hers
+
+
 def _hers(table: str, columns: str, person: str, where: str = "TRUE") -> str:
     """``columns`` of the rows ``x`` of ``table`` (that ``where`` keeps) of the person ``person`` and of the records
-    merged into hers, as a FROM source ``x``. ``person`` is an SQL expression of her id, or ``ANY(<array>)`` of
-    hers and theirs (PostgreSQL: one lookup on the records' person index, whatever the planner knows). Else two
-    lookups on that index, one a branch: an OR of the two makes SQLite look through every record."""
-    if person.startswith("ANY("):
+    merged into hers, as a FROM source ``x``. ``person`` is an SQL expression of her id, or ``HERS_AND_MERGED`` (the
+    PostgreSQL trigger's array of both: one lookup on the records' person index, whatever the planner knows). Else
+    two lookups on that index, one a branch: an OR of the two makes SQLite look through every record."""
+    if person == HERS_AND_MERGED:
         return f"(SELECT {columns} FROM {table} x WHERE x.person_id = {person} AND {where}) x"
     return (
         f"(SELECT {columns} FROM {table} x WHERE x.person_id = {person} AND {where} UNION ALL "
@@ -183,14 +186,11 @@ CUSTOM_PLAN = "SET plan_cache_mode = force_custom_plan"
 
 
 def _postgresql() -> list[str]:
-    episodes, services, arrival = _values("ANY(ids)")
+    episodes, services, arrival = _values(HERS_AND_MERGED)
     touch = f"UPDATE {TABLE} SET episodes = 0 WHERE"  # the BEFORE trigger computes every value
     statements = [
-        # Her id and those of the records merged into hers first, then each value by one index lookup: the
-        # planner, without statistics (a new installation, the test database), joined the merged records by
-        # reading every record, at each write. Every query is planned at each call (CUSTOM_PLAN): a plan kept
-        # from the first calls, made while the tables were small, read every record once they were not. A
-        # trigger function is VOLATILE: each query takes a fresh snapshot (READ COMMITTED), after the row's lock.
+        # ``ids`` first, then each value by one index lookup, each query planned at every call: the module's
+        # docstring says why.
         f"""CREATE FUNCTION figures_personfigures_compute() RETURNS trigger LANGUAGE plpgsql {CUSTOM_PLAN} AS $$
             DECLARE
                 ids uuid[];
