@@ -421,7 +421,7 @@ def apply_changes(entries: list[Entry], *, keyring: Keyring, actor: User) -> Any
     from waystation.sync.changes.payload import ApplyReport
 
     with acting(actor, keyring), log.applying():
-        inst = log.installation()
+        inst = log.installation(lock=True)  # the clock moves forward only, whatever else writes meanwhile
         clock = log.clock_of(inst)
         clock.receive(e.hlc for e in entries)
         log.keep_clock(inst, clock)

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Min
 from django.utils import timezone
 
@@ -38,8 +38,12 @@ def is_applying() -> bool:
     return _applying.get()
 
 
-def installation() -> Installation:
-    found = Installation.objects.first()
+def installation(*, lock: bool = False) -> Installation:
+    """This installation's one row. ``lock`` (inside a transaction): held until the transaction ends, for whoever
+    hands out the next write number or moves the clock. Without it two writers at once on PostgreSQL read the same
+    number and both log a write under it: a peer that has seen that dot takes both writes as seen, and never asks
+    for the second. (SQLite's writers are one at a time already: ``transaction_mode`` IMMEDIATE.)"""
+    found = (Installation.objects.select_for_update() if lock else Installation.objects).first()
     if found is None:
         found = Installation.objects.create(origin=secrets.token_hex(8))
     return found
@@ -58,8 +62,9 @@ def keep_clock(inst: Installation, clock: merge.Clock) -> None:
 
 
 def stamp() -> tuple[str, int, str]:
-    """A new dot and clock for a local write: (origin, write number, hlc)."""
-    inst = installation()
+    """A new dot and clock for a local write: (origin, write number, hlc). Inside a transaction: the installation's
+    row stays locked until it ends, so that write numbers are committed in the order they were handed out."""
+    inst = installation(lock=True)
     clock = clock_of(inst)
     hlc = clock.tick(inst.origin)
     keep_clock(inst, clock)
@@ -81,6 +86,13 @@ def write_local(
 ) -> Change | None:
     """Log a local write of ``values`` (as stored) to one row, where they differ from what the row's state shows.
     A field in conflict that the write sets is settled (``settle``: a later edit, or a coordinator's choice)."""
+    with transaction.atomic(savepoint=False):  # the row's state, its dot and its change: together or not at all
+        return _write_local(label, gid, case_id, values, settle=settle)
+
+
+def _write_local(
+    label: str, gid: str, case_id: uuid.UUID | None, values: dict[str, Any], *, settle: str
+) -> Change | None:
     state = RowState.objects.filter(model=label, gid=gid).first()
     fields = versions_of(state.fields) if state else {}
     changed = {
