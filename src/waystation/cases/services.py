@@ -129,36 +129,39 @@ def person_register(
     _check_has_name({"name_hangul": name_hangul, "name_romanized": name_romanized, "name_chinese": name_chinese})
     checked_languages = _check_languages(languages)
     now = timezone.now()
-    with transaction.atomic(), acting(actor) as keyring:
-        person = Person(
-            sex=sex,
-            birth_year=check_birth_year(birth_year),
-            origin_province=origin_province,
-            left_nk_month=left,
-            first_contact_month=contact,
-            languages=checked_languages,
-            status=status_on_arrival(station),
-            name_hangul=name_hangul.strip(),
-            name_romanized=name_romanized.strip(),
-            name_chinese=name_chinese.strip(),
-            aliases=aliases.strip(),
-            date_of_birth=_check_date_of_birth(date_of_birth, birth_year),
-            contacts=contacts.strip(),
-            narrative=narrative.strip(),
-        )
-        names = name_values(
-            name_hangul=name_hangul, name_romanized=name_romanized, name_chinese=name_chinese, aliases=aliases
-        )
-        person.save(force_insert=True)
-        _index_names(keyring, person, names)
-        Movement.objects.create(
-            person=person,
-            to_station=station,
-            status=MovementStatus.ARRIVED,
-            planned_at=now,
-            arrived_at=now,
-            recorded_by=actor,
-        )
+    with transaction.atomic():
+        with acting(actor) as keyring:
+            person = Person(
+                sex=sex,
+                birth_year=check_birth_year(birth_year),
+                origin_province=origin_province,
+                left_nk_month=left,
+                first_contact_month=contact,
+                languages=checked_languages,
+                status=status_on_arrival(station),
+                name_hangul=name_hangul.strip(),
+                name_romanized=name_romanized.strip(),
+                name_chinese=name_chinese.strip(),
+                aliases=aliases.strip(),
+                date_of_birth=_check_date_of_birth(date_of_birth, birth_year),
+                contacts=contacts.strip(),
+                narrative=narrative.strip(),
+            )
+            names = name_values(
+                name_hangul=name_hangul, name_romanized=name_romanized, name_chinese=name_chinese, aliases=aliases
+            )
+            person.save(force_insert=True)
+            _index_names(keyring, person, names)
+            Movement.objects.create(
+                person=person,
+                to_station=station,
+                status=MovementStatus.ARRIVED,
+                planned_at=now,
+                arrived_at=now,
+                recorded_by=actor,
+            )
+        # Once her key is wrapped for every holder (as ``acting`` ends): the audit log's lock, which every audited
+        # page waits for, is then held only from this event to the commit.
         audit_record(
             actor=actor, action="person.register", target=person, case_id=person.id, details={"station": station.pk}
         )
