@@ -7,10 +7,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from waystation.accounts.models import User
-from waystation.accounts.sessions import SIGNED_IN_AT
+from waystation.accounts.sessions import RENEW_EVERY_SECONDS, RENEWED_AT, SIGNED_IN_AT
 from waystation.audit.models import AuditEvent
 
 
@@ -22,8 +24,35 @@ def age_session(client: Any, seconds: int) -> None:
 
 def test_the_idle_timeout_is_thirty_minutes_and_the_lifetime_twelve_hours() -> None:
     assert settings.SESSION_COOKIE_AGE == 30 * 60
-    assert settings.SESSION_SAVE_EVERY_REQUEST
     assert settings.SESSION_ABSOLUTE_SECONDS == 12 * 3600
+
+
+def session_writes(client: Any, path: str) -> tuple[int, dt.datetime]:
+    """GET ``path``: the queries that wrote the session table, and the session's expiry afterwards."""
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path).status_code == 200
+    writes = [q for q in queries if "django_session" in q["sql"] and not q["sql"].lstrip().startswith("SELECT")]
+    return len(writes), Session.objects.get().expire_date
+
+
+def test_requests_renew_the_idle_timeout_once_a_minute_and_write_nothing_between(
+    keeper_a: User, client_for: Any
+) -> None:
+    client = client_for(keeper_a)
+    client.get("/")
+    written, expiry = session_writes(client, "/cases/")  # within the minute: the session is not written again
+    assert written == 0 and expiry == Session.objects.get().expire_date
+
+    session = client.session  # a minute later, and the session has been idle for 20 of its 30 minutes
+    session[RENEWED_AT] -= RENEW_EVERY_SECONDS
+    session.save()
+    Session.objects.update(expire_date=timezone.now() + dt.timedelta(minutes=10))
+    written, expiry = session_writes(client, "/cases/")
+    idle = dt.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    assert written == 1 and idle - dt.timedelta(seconds=5) <= expiry - timezone.now() <= idle  # 30 minutes again
+
+    written, again = session_writes(client, "/")
+    assert written == 0 and again == expiry
 
 
 def test_signing_in_stores_the_sign_in_time(keeper_a: User, client_for: Any) -> None:

@@ -1,6 +1,6 @@
-"""Sessions: an idle timeout (SESSION_COOKIE_AGE, renewed at every request), an absolute lifetime counted from the
-sign-in (``SESSION_ABSOLUTE_SECONDS``, enforced by ``web.middleware.SessionLifetimeMiddleware``), sign-out everywhere
-for one user, and ending everybody's sessions at once.
+"""Sessions: an idle timeout (SESSION_COOKIE_AGE, renewed by requests: ``renew_idle_timeout``), an absolute lifetime
+counted from the sign-in (``SESSION_ABSOLUTE_SECONDS``, enforced by ``web.middleware.SessionLifetimeMiddleware``),
+sign-out everywhere for one user, and ending everybody's sessions at once.
 
 Sessions are found by decoding each stored session (``_auth_user_id``): a small organisation has a few dozen at most,
 and nothing else (no per-user list) has to be kept in step with the session store.
@@ -27,6 +27,25 @@ def mark_signed_in(session: object) -> None:
 def signed_in_at(session: object) -> int | None:
     value = session.get(SIGNED_IN_AT)  # type: ignore[attr-defined]
     return value if isinstance(value, int) else None
+
+
+RENEWED_AT = "waystation_renewed_at"
+# A session's idle timeout is renewed (the session saved, its expiry moved on) by the first request after this long,
+# not by every request: a page that changes nothing in the session then writes nothing either (a row update and a
+# commit saved on every request). The session ends at most this much before SESSION_COOKIE_AGE of idleness, never
+# after it.
+RENEW_EVERY_SECONDS = 60
+
+
+def renew_idle_timeout(session: object) -> None:
+    """At the end of a request: mark a stored session as changed (so that it is saved, with a new expiry) when its
+    idle timeout was last renewed ``RENEW_EVERY_SECONDS`` ago or more. A session that does not exist stays so."""
+    renewed = session.get(RENEWED_AT)  # type: ignore[attr-defined]  # (loads it: an unknown key is then None)
+    if session.session_key is None:  # type: ignore[attr-defined]
+        return
+    now = int(time.time())
+    if not isinstance(renewed, int) or not 0 <= now - renewed < RENEW_EVERY_SECONDS:
+        session[RENEWED_AT] = now  # type: ignore[index]
 
 
 REAUTHENTICATED_AT = "waystation_reauthenticated_at"

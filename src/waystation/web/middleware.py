@@ -8,12 +8,13 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django_otp.middleware import is_verified
 
-from waystation.accounts.sessions import signed_in_at
+from waystation.accounts.sessions import renew_idle_timeout, signed_in_at
 from waystation.audit.services import audit_record
 
 # Paths anyone may reach without signing in. Everything else needs a signed-in, active user who passed the
@@ -47,6 +48,17 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+
+class IdleSessionMiddleware(SessionMiddleware):
+    """Django's session middleware, with the idle timeout renewed once a minute at most instead of by every request
+    (``accounts.sessions.renew_idle_timeout``; ``SESSION_SAVE_EVERY_REQUEST`` is off)."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is not None and session.accessed and response.status_code < 500:
+            renew_idle_timeout(session)
+        return super().process_response(request, response)
 
 
 class SessionLifetimeMiddleware:
