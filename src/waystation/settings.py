@@ -105,7 +105,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "waystation.web.middleware.IdleSessionMiddleware",  # Django's, saving an unchanged session once a minute at most
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "waystation.web.middleware.IdleSessionMiddleware",  # an unchanged session saved once a minute at most
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

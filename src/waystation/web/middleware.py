@@ -8,7 +8,6 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
-from django.contrib.sessions.middleware import SessionMiddleware
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -50,15 +49,19 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
-class IdleSessionMiddleware(SessionMiddleware):
-    """Django's session middleware, with the idle timeout renewed once a minute at most instead of by every request
-    (``accounts.sessions.renew_idle_timeout``; ``SESSION_SAVE_EVERY_REQUEST`` is off)."""
+class IdleSessionMiddleware:
+    """Right inside Django's SessionMiddleware: the idle timeout is renewed once a minute at most instead of by every
+    request (``accounts.sessions.renew_idle_timeout``; ``SESSION_SAVE_EVERY_REQUEST`` is off). A session this marks
+    as changed is saved, with a new expiry, by SessionMiddleware on the way out."""
 
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        session = getattr(request, "session", None)
-        if session is not None and session.accessed and response.status_code < 500:
-            renew_idle_timeout(session)
-        return super().process_response(request, response)
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.session.accessed and response.status_code < 500:
+            renew_idle_timeout(request.session)
+        return response
 
 
 class SessionLifetimeMiddleware:
