@@ -324,6 +324,19 @@ def test_gunicorn_serves_the_login_page_and_every_demo_account_signs_in(
     assert "password" not in log.lower()
 
 
+def test_an_idle_connection_is_kept_for_the_next_request(demo: Demo, serve: Callable[..., Server]) -> None:
+    """A proxy in front (or a person pausing on a page) sends the next request on the connection it kept: the app
+    must not have closed it meanwhile (it did after 5 s: a request sent just then failed)."""
+    server = serve(demo.home, WAYSTATION_DEV_HTTP="1")
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    for pause in (0, 6):
+        time.sleep(pause)
+        connection.request("GET", "/accounts/login/")
+        response = connection.getresponse()
+        assert response.status == 200 and b'name="password"' in response.read()
+    connection.close()
+
+
 def test_gunicorn_in_production_mode_insists_on_https(demo: Demo, serve: Callable[..., Server]) -> None:
     server = serve(demo.home, WAYSTATION_BEHIND_PROXY="1")
     response, _page = server.request("GET", "/accounts/login/")

@@ -25,6 +25,11 @@ from waystation.lib.redact import redact_path
 
 DEFAULT_BIND = "127.0.0.1:8000"
 DEFAULT_THREADS = 8
+# How long an idle connection is kept open for the next request. Longer than the proxy in front keeps its idle
+# connections to the app (Caddy: 2 minutes by default): when the app closed first, a request the proxy was just
+# sending on that connection failed ("bad gateway"; seen in the load test too, with the users' pauses of 3 to 10 s
+# against the 5 s kept before). An idle connection waits in gunicorn's poller, not in a thread.
+KEEP_ALIVE_SECONDS = 150
 MAX_THREADS = 64
 
 # Method, path (never the query string), status, bytes, milliseconds. No referrer and no user agent either:
@@ -100,7 +105,7 @@ def gunicorn_argv(*, bind: str, threads: int) -> list[str]:
         f"--threads={threads}",
         "--timeout=60",
         "--graceful-timeout=20",
-        "--keep-alive=5",
+        f"--keep-alive={KEEP_ALIVE_SECONDS}",
         # No --max-requests: recycling the worker would drop every key in the agent and sign everybody out.
         "--access-logfile=-",
         "--error-logfile=-",
