@@ -8,12 +8,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from waystation.accounts.models import Role
 from waystation.audit.models import AuditEvent
@@ -313,6 +314,23 @@ def test_the_case_page_names_the_staff_of_each_record_and_reads_no_one_elses_pas
     user_rows = [q["sql"] for q in queries if '"accounts_user"."password"' in q["sql"]]
     assert len(user_rows) == 1  # the signed-in coordinator's own, by the session
     assert len([q for q in queries if 'FROM "accounts_user"' in q["sql"]]) == 2
+
+
+def test_the_photo_form_on_the_case_page_speaks_each_users_language(world: SimpleNamespace, client_for: Any) -> None:
+    """The form's HTML is made once per language (``cases.forms.photo_form_html``): a Korean page after an English
+    one has it in Korean, and the other way round."""
+    pages = {}
+    for language in ("en", "ko", "en"):
+        client = client_for(world.coordinator)
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        pages[language] = client.get(f"/cases/{world.person_at_a.case_code}/").content.decode()
+    help_text = "JPEG or PNG, at most 2 MB. Only with the person's consent to photos."
+    with translation.override("ko"):
+        korean = translation.gettext(help_text)
+    assert korean != help_text
+    assert korean in pages["ko"] and help_text not in pages["ko"]  # (a help text is shown as written)
+    assert help_text in pages["en"] and korean not in pages["en"]
+    assert '<input type="file" name="photo" accept="image/jpeg,image/png"' in pages["en"]
 
 
 def test_a_hidden_case_looks_exactly_like_one_that_does_not_exist(world: SimpleNamespace, client_for: Any) -> None:

@@ -19,7 +19,7 @@ from waystation.cases.access import (
     visible_persons,
 )
 from waystation.cases.choices import ConsentScope, NeedArea, inverse_relation
-from waystation.cases.forms import PhotoForm
+from waystation.cases.forms import photo_form_html
 from waystation.cases.models import FamilyLink, Person
 from waystation.cases.services import times_sold
 from waystation.network.access import movement_actions_for
@@ -51,11 +51,24 @@ def _with_staff(*records: tuple[list[Any], str]) -> None:
             setattr(record, field, staff.get(getattr(record, f"{field}_id")))
 
 
+# What the family section shows of each relative (the code, and the sex that words the relation): their sealed
+# fields stay in the database.
+FAMILY_COLUMNS = (
+    "relation",
+    "stateless",
+    *(f"{side}__{f}" for side in ("person", "relative") for f in ("case_code", "sex")),
+)
+
+
 def _family(visible_persons: QuerySet[Person], person: Person, *, everyone: bool) -> list[dict[str, Any]]:
     """Each relative the user may know of (``visible_persons``: the user's; ``everyone``: the user sees every
     person, ``cases.access.sees_every_person``), with what they are to this person (a link stores what its
     ``person`` is to its ``relative``). Relatives outside the user's cases are counted, never named."""
-    links = FamilyLink.objects.filter(Q(person=person) | Q(relative=person)).select_related("person", "relative")
+    links = (
+        FamilyLink.objects.filter(Q(person=person) | Q(relative=person))
+        .select_related("person", "relative")
+        .only(*FAMILY_COLUMNS)
+    )
     links_out, links_in = [], []
     for link in links:  # one query for both sides
         if link.person_id == person.pk:
@@ -171,7 +184,7 @@ def case_page_context(user: User, case_code: str) -> dict[str, Any]:
             notes=notes,
             consents=consents,
             family=_family(visible, person, everyone=sees_every_person(user)),
-            photo_form=PhotoForm(),
+            photo_form=photo_form_html,  # called by the template, only where the form is shown
             assignments=assignments,
         )
     else:  # the latest needs assessment, its levels only (its note is not a minimum field)
