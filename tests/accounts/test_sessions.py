@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from waystation.accounts.models import User
-from waystation.accounts.sessions import RENEW_EVERY_SECONDS, RENEWED_AT, SIGNED_IN_AT
+from waystation.accounts.sessions import RENEWED_AT, SIGNED_IN_AT, renew_every_seconds
 from waystation.audit.models import AuditEvent
 
 
@@ -44,7 +44,7 @@ def test_requests_renew_the_idle_timeout_once_a_minute_and_write_nothing_between
     assert written == 0 and expiry == Session.objects.get().expire_date
 
     session = client.session  # a minute later, and the session has been idle for 20 of its 30 minutes
-    session[RENEWED_AT] -= RENEW_EVERY_SECONDS
+    session[RENEWED_AT] -= renew_every_seconds()
     session.save()
     Session.objects.update(expire_date=timezone.now() + dt.timedelta(minutes=10))
     written, expiry = session_writes(client, "/cases/")
@@ -53,6 +53,26 @@ def test_requests_renew_the_idle_timeout_once_a_minute_and_write_nothing_between
 
     written, again = session_writes(client, "/")
     assert written == 0 and again == expiry
+
+
+def test_no_request_makes_a_session_row_for_a_visitor_or_after_signing_out(keeper_a: User, client_for: Any) -> None:
+    """Renewing the idle timeout never makes a session: not for an anonymous visitor, not for one signed out,
+    not for a session ended elsewhere (whose renewal is due)."""
+    assert client_for(None).get("/accounts/login/").status_code == 200
+    assert not Session.objects.exists()
+
+    client = client_for(keeper_a)
+    client.submit("/accounts/logout/")
+    client.get("/accounts/login/")
+    assert not Session.objects.exists()
+
+    client = client_for(keeper_a)
+    session = client.session
+    session[RENEWED_AT] = 0  # its renewal is due
+    session.save()
+    Session.objects.all().delete()  # ended elsewhere (sign out everywhere)
+    assert client.get("/").status_code == 302
+    assert not Session.objects.exists()
 
 
 def test_signing_in_stores_the_sign_in_time(keeper_a: User, client_for: Any) -> None:

@@ -167,6 +167,7 @@ def test_a_write_after_the_tables_grew_reads_only_her_records(coordinator: User,
     )
     read = ("cases_person", "cases_servicerecord", "cases_exploitationepisode", "network_movement", per_person.TABLE)
     before = seq_scans(read)
+    assert set(before) == set(read)  # every table named is there to be watched
 
     service_record(actor=coordinator, person=person_at_a, kind=ServiceKind.LEGAL, delivered_on=TODAY)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from waystation.accounts.sessions import renew_every_seconds
 from waystation.vault.agent import AGENT, Agent, handle_for
 from waystation.vault.crypto import Locked, new_key_pair
 from waystation.vault.fields import open_value
@@ -54,3 +55,20 @@ def test_an_idle_entry_is_forgotten(settings: Any, monkeypatch: pytest.MonkeyPat
     assert agent.for_user(7) is not None
     clock[0] += 61
     assert agent.get("h") is None and agent.for_user(7) is None and len(agent) == 0
+
+
+@pytest.mark.parametrize("minutes", [30, 5, 1])
+def test_the_keys_of_an_idle_session_go_no_later_than_the_session(
+    minutes: int, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session is renewed at most ``renew_every_seconds`` before its last request, so it ends that much before
+    its idle timeout at the earliest: the agent forgets its keys by then, whatever the idle timeout is set to."""
+    settings.SESSION_COOKIE_AGE = minutes * 60
+    earliest_end = settings.SESSION_COOKIE_AGE - renew_every_seconds()
+    agent, clock = Agent(), [1000.0]
+    monkeypatch.setattr("waystation.vault.agent.time.monotonic", lambda: clock[0])
+    agent.put("h", 7, new_key_pair())
+    clock[0] += earliest_end - 1
+    assert agent.get("h") is not None  # an active user keeps her keys
+    clock[0] += earliest_end + 1
+    assert agent.get("h") is None

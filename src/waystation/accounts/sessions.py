@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
 from django.db import transaction
@@ -30,21 +31,26 @@ def signed_in_at(session: object) -> int | None:
 
 
 RENEWED_AT = "waystation_renewed_at"
-# A session's idle timeout is renewed (the session saved, its expiry moved on) by the first request after this long,
-# not by every request: a page that changes nothing in the session then writes nothing either (a row update and a
-# commit saved on every request). The session ends at most this much before SESSION_COOKIE_AGE of idleness, never
-# after it.
-RENEW_EVERY_SECONDS = 60
+
+
+def renew_every_seconds() -> int:
+    """How long after its last renewal a request renews a session's idle timeout (saves it, moving its expiry on):
+    a minute, or a tenth of the idle timeout when that is shorter. Not every request: a page that changes nothing in
+    the session then writes nothing either (a row update and a commit saved on every request). A session ends at most
+    this much before SESSION_COOKIE_AGE of idleness, never after it; the key agent forgets a session's keys this
+    much sooner too (``vault.agent``), so that they never outlive it."""
+    return max(1, min(60, settings.SESSION_COOKIE_AGE // 10))
 
 
 def renew_idle_timeout(session: object) -> None:
     """At the end of a request: mark a stored session as changed (so that it is saved, with a new expiry) when its
-    idle timeout was last renewed ``RENEW_EVERY_SECONDS`` ago or more. A session that does not exist stays so."""
-    renewed = session.get(RENEWED_AT)  # type: ignore[attr-defined]  # (loads it: an unknown key is then None)
+    idle timeout was last renewed ``renew_every_seconds()`` ago or more. A session that does not exist (never made,
+    signed out, expired) stays so: it is read first, which forgets an unknown key."""
+    renewed = session.get(RENEWED_AT)  # type: ignore[attr-defined]
     if session.session_key is None:  # type: ignore[attr-defined]
         return
     now = int(time.time())
-    if not isinstance(renewed, int) or not 0 <= now - renewed < RENEW_EVERY_SECONDS:
+    if not isinstance(renewed, int) or not 0 <= now - renewed < renew_every_seconds():
         session[RENEWED_AT] = now  # type: ignore[index]
 
 

@@ -38,7 +38,12 @@ class Agent:
 
     @staticmethod
     def idle_seconds() -> int:
-        return int(getattr(settings, "VAULT_AGENT_IDLE_SECONDS", settings.SESSION_COOKIE_AGE))
+        """The session's idle timeout less its renewal step (``accounts.sessions.renew_every_seconds``): a session
+        renewed a little before its last request ends that much sooner, and its keys must not outlive it."""
+        from waystation.accounts.sessions import renew_every_seconds
+
+        default = settings.SESSION_COOKIE_AGE - renew_every_seconds()
+        return int(getattr(settings, "VAULT_AGENT_IDLE_SECONDS", default))
 
     def _expire(self, now: float) -> None:
         limit = self.idle_seconds()
