@@ -14,6 +14,7 @@ from django.contrib.sessions.models import Session
 from django.db.utils import OperationalError
 
 from waystation.accounts.models import User
+from waystation.accounts.sessions import RENEWED_AT
 from waystation.cases.models import Person
 from waystation.testing.db import database_down
 
@@ -48,6 +49,9 @@ def test_the_database_going_away_as_the_session_is_saved_is_a_503_not_a_400(
     could not be understood"): the user is told the truth instead."""
     client = client_for(coordinator)
     client.raise_request_exception = False
+    session = client.session
+    session[RENEWED_AT] = 0  # its idle timeout is due for renewal: this request saves it
+    session.save()
     gone = OperationalError("server closed the connection unexpectedly (fictional outage)")
     with mock.patch.object(Session, "save", side_effect=gone):  # the page is made, then its session save fails
         response = client.get(f"/cases/{person_at_a.case_code}/")
