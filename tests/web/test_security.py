@@ -103,6 +103,7 @@ def test_anonymous_visitors_are_sent_to_sign_in_for_every_route_that_is_not_publ
     problems = []
     urls = every_url(url_routes, world, skip=PUBLIC_ROUTES)
     urls["an unknown page (no hint of what exists)"] = "/cases/ZZZZ-0000/nothing/"
+    urls["a health check nothing serves (it was a public path)"] = "/healthz"
     for name, url in urls.items():
         for method in ("GET", "POST"):
             response = client.get(url) if method == "GET" else client.post(url, {"csrfmiddlewaretoken": token})

@@ -26,7 +26,6 @@ PUBLIC_PREFIXES = (
     "/exit/",
     "/static/",
     "/i18n/",
-    "/healthz",
     "/sync/push/",
     "/sync/pull/",
     API_PREFIX,
