@@ -106,7 +106,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "waystation.web.middleware.IdleSessionMiddleware",  # an unchanged session saved once a minute at most
+    "waystation.web.middleware.IdleSessionMiddleware",  # an unchanged session saved once a renewal step at most
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -216,8 +216,8 @@ REAUTH_MINUTES = env_int("WAYSTATION_REAUTH_MINUTES", 5)
 API_REQUESTS_PER_MINUTE = env_int("WAYSTATION_API_REQUESTS_PER_MINUTE", 120)
 # The hub's /sync/push/ and /sync/pull/, per address: a station's `sync now` makes two requests.
 SYNC_REQUESTS_PER_MINUTE = env_int("WAYSTATION_SYNC_REQUESTS_PER_MINUTE", 30)
-# The idle timeout is renewed by the first request after a minute (web.middleware.IdleSessionMiddleware), not by
-# every request: an unchanged session is not written again within the minute.
+# The idle timeout is renewed by the first request after a renewal step (a minute; accounts.sessions), not by every
+# request: an unchanged session is not written again within the step (web.middleware.IdleSessionMiddleware).
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

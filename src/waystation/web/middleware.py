@@ -49,9 +49,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 class IdleSessionMiddleware:
-    """Right inside Django's SessionMiddleware: the idle timeout is renewed once a minute at most instead of by every
-    request (``accounts.sessions.renew_idle_timeout``; ``SESSION_SAVE_EVERY_REQUEST`` is off). A session this marks
-    as changed is saved, with a new expiry, by SessionMiddleware on the way out."""
+    """Right inside Django's SessionMiddleware: the idle timeout is renewed once a renewal step at most (a minute:
+    ``accounts.sessions.renew_every_seconds``) instead of by every request (``SESSION_SAVE_EVERY_REQUEST`` is off).
+    A session this marks as changed is saved, with a new expiry, by SessionMiddleware on the way out."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
